@@ -6,47 +6,19 @@
  * counter. Errors are mapped to store_status so callers never see SQLite codes. */
 #include "store.h"
 
-#include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "isotime.h"
+#include "store_internal.h"
 
 extern const char *const store_migrations[];
 
-/* ---- Statements ---------------------------------------------------------------------------- */
-
-enum store_stmt {
-    STMT_BEGIN,
-    STMT_COMMIT,
-    STMT_ROLLBACK,
-    STMT_SHADOW_LOAD,
-    STMT_SHADOW_SAVE,
-    STMT_COUNT
-};
-
-static const char *const store_sql[STMT_COUNT] = {
-    [STMT_BEGIN] = "BEGIN IMMEDIATE",
-    [STMT_COMMIT] = "COMMIT",
-    [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_SHADOW_LOAD] = "SELECT document, version, deleted FROM shadow_documents WHERE serial = ?1",
-    [STMT_SHADOW_SAVE] =
-        "INSERT INTO shadow_documents (serial, document, version, deleted, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (serial) DO UPDATE SET"
-        " document = excluded.document, version = excluded.version,"
-        " deleted = excluded.deleted, updated_at = excluded.updated_at",
-};
-
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[STMT_COUNT];
-    char errmsg[256];
-};
-
 /* ---- Errors -------------------------------------------------------------------------------- */
 
-static int store_fail(struct store *st, int rc, const char *what)
+int store_fail(struct store *st, int rc, const char *what)
 {
     snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", what,
              st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -66,26 +38,30 @@ const char *store_errmsg(const struct store *st)
     return st->errmsg;
 }
 
-/* Returns the prepared statement, reset and unbound, or NULL with the error recorded. */
-static sqlite3_stmt *store_stmt(struct store *st, enum store_stmt which)
+sqlite3_stmt *store_prepare(struct store *st, const char *sql)
 {
-    sqlite3_stmt *s = st->stmt[which];
-    if (s == NULL) {
-        int rc = sqlite3_prepare_v3(st->db, store_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &st->stmt[which], NULL);
+    /* Open addressing on the literal's address: a handful of pointer compares per statement. */
+    size_t i = ((uintptr_t)sql >> 3) & (STORE_STMT_CACHE - 1);
+    while (st->cache[i].sql != NULL && st->cache[i].sql != sql)
+        i = (i + 1) & (STORE_STMT_CACHE - 1);
+    struct store_cached_stmt *c = &st->cache[i];
+    if (c->sql == NULL) {
+        int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt, NULL);
         if (rc != SQLITE_OK) {
+            c->stmt = NULL;
             store_fail(st, rc, "prepare");
             return NULL;
         }
-        return st->stmt[which];
+        c->sql = sql;
+        return c->stmt;
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
+    sqlite3_reset(c->stmt);
+    sqlite3_clear_bindings(c->stmt);
+    return c->stmt;
 }
 
 /* Runs a statement that returns no rows. */
-static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
+int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -94,7 +70,7 @@ static int store_step_done(struct store *st, sqlite3_stmt *s, const char *what)
     return STORE_OK;
 }
 
-static int store_exec(struct store *st, const char *sql, const char *what)
+int store_exec(struct store *st, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, what);
@@ -195,8 +171,8 @@ void store_close(struct store *st)
 {
     if (st == NULL)
         return;
-    for (int i = 0; i < STMT_COUNT; i++)
-        sqlite3_finalize(st->stmt[i]);
+    for (size_t i = 0; i < STORE_STMT_CACHE; i++)
+        sqlite3_finalize(st->cache[i].stmt);
     if (sqlite3_close(st->db) != SQLITE_OK)
         sqlite3_close_v2(st->db);
     free(st);
@@ -204,20 +180,20 @@ void store_close(struct store *st)
 
 /* ---- Transactions -------------------------------------------------------------------------- */
 
-static int store_run(struct store *st, enum store_stmt which, const char *what)
+static int store_run(struct store *st, const char *sql, const char *what)
 {
-    sqlite3_stmt *s = store_stmt(st, which);
+    sqlite3_stmt *s = store_prepare(st, sql);
     return s ? store_step_done(st, s, what) : STORE_ERROR;
 }
 
 int store_begin(struct store *st)
 {
-    return store_run(st, STMT_BEGIN, "begin");
+    return store_run(st, "BEGIN IMMEDIATE", "begin");
 }
 
 int store_commit(struct store *st)
 {
-    int rc = store_run(st, STMT_COMMIT, "commit");
+    int rc = store_run(st, "COMMIT", "commit");
     if (rc != STORE_OK)
         store_rollback(st);
     return rc;
@@ -226,15 +202,23 @@ int store_commit(struct store *st)
 void store_rollback(struct store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
-        store_run(st, STMT_ROLLBACK, "rollback");
+        store_run(st, "ROLLBACK", "rollback");
 }
 
 /* ---- Shadow documents ---------------------------------------------------------------------- */
 
+static const char SQL_SHADOW_LOAD[] =
+    "SELECT document, version, deleted FROM shadow_documents WHERE serial = ?1";
+static const char SQL_SHADOW_SAVE[] =
+    "INSERT INTO shadow_documents (serial, document, version, deleted, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (serial) DO UPDATE SET"
+    " document = excluded.document, version = excluded.version,"
+    " deleted = excluded.deleted, updated_at = excluded.updated_at";
+
 int store_shadow_load(struct store *st, const char *serial, struct store_shadow *row)
 {
     memset(row, 0, sizeof *row);
-    sqlite3_stmt *s = store_stmt(st, STMT_SHADOW_LOAD);
+    sqlite3_stmt *s = store_prepare(st, SQL_SHADOW_LOAD);
     if (s == NULL)
         return STORE_ERROR;
     if (sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC) != SQLITE_OK)
@@ -261,7 +245,7 @@ int store_shadow_save(struct store *st, const char *serial, const char *document
                       bool deleted, int64_t now)
 {
     char stamp[ISOTIME_LEN];
-    sqlite3_stmt *s = store_stmt(st, STMT_SHADOW_SAVE);
+    sqlite3_stmt *s = store_prepare(st, SQL_SHADOW_SAVE);
     if (s == NULL)
         return STORE_ERROR;
     /* Bind codes are OR'ed: SQLITE_OK is 0, so any failure leaves a non-zero result. */
