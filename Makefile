@@ -17,7 +17,7 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 
 # Pure logic: no I/O, unit-tested directly.
 CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.c src/config.c \
-            src/log.c src/strmap.c src/intervals.c
+            src/log.c src/strmap.c src/intervals.c src/fields.c
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
 EDGE_SRC := src/store.c src/transport.c src/service.c
 PROGRAMS := shadowd
