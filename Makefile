@@ -17,13 +17,13 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 
 # Pure logic: no I/O, unit-tested directly.
 CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.c src/config.c \
-            src/log.c src/strmap.c src/intervals.c src/fields.c
+            src/log.c src/strmap.c src/intervals.c src/fields.c src/health.c src/tzone.c src/registry.c
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
-EDGE_SRC := src/store.c src/transport.c src/service.c
-PROGRAMS := shadowd
+EDGE_SRC := src/store.c src/store_registry.c src/transport.c src/service.c
+PROGRAMS := shadowd shadowctl
 
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
-EDGE_OBJ := $(EDGE_SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
+EDGE_OBJ := $(EDGE_SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o $(BUILD)/profile_csv.o
 MIGRATIONS := $(sort $(wildcard schema/[0-9]*.sql))
 UNIT_SRC := $(wildcard tests/check_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -39,9 +39,13 @@ $(BUILD)/%.o: src/%.c
 # The migrations are compiled into the programs, so shadowd needs no schema files at run time.
 $(BUILD)/schema_sql.c: $(MIGRATIONS) schema/embed.sh
 	@mkdir -p $(@D)
-	sh schema/embed.sh $(MIGRATIONS) > $@
+	sh schema/embed.sh store_migrations $(MIGRATIONS) > $@
 
-$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
+$(BUILD)/profile_csv.c: schema/load_profile.csv schema/embed.sh
+	@mkdir -p $(@D)
+	sh schema/embed.sh default_load_profile schema/load_profile.csv > $@
+
+$(BUILD)/%.o: $(BUILD)/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libcore.a: $(CORE_OBJ)
@@ -49,6 +53,11 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 
 $(BUILD)/shadowd: $(BUILD)/main.o $(EDGE_OBJ) $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_EDGE) $(LDLIBS_CORE)
+
+# The operator CLI needs the store (every store*.c) but no MQTT.
+$(BUILD)/shadowctl: $(BUILD)/shadowctl.o $(filter $(BUILD)/store%.o,$(EDGE_OBJ)) \
+                    $(BUILD)/schema_sql.o $(BUILD)/libcore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsqlite3 $(LDLIBS_CORE)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libcore.a
 	@mkdir -p $(@D)
@@ -82,4 +91,4 @@ lint:
 clean:
 	rm -rf build build-san
 
--include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(BUILD)/main.d
+-include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d
