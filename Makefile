@@ -17,9 +17,12 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 
 # Pure logic: no I/O, unit-tested directly.
 CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.c src/config.c \
-            src/log.c src/strmap.c src/intervals.c src/fields.c src/health.c src/tzone.c src/registry.c
+            src/log.c src/strmap.c src/intervals.c src/fields.c src/health.c src/tzone.c src/registry.c \
+            src/aggregates.c
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
-EDGE_SRC := src/store.c src/store_registry.c src/transport.c src/service.c
+EDGE_SRC := src/store.c src/store_registry.c src/store_history.c src/store_intervals.c \
+            src/store_aggregates.c src/transport.c src/service.c src/service_shadow.c \
+            src/service_meter.c src/service_reads.c src/service_circuits.c
 PROGRAMS := shadowd shadowctl
 
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
@@ -62,6 +65,13 @@ $(BUILD)/shadowctl: $(BUILD)/shadowctl.o $(filter $(BUILD)/store%.o,$(EDGE_OBJ))
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(CHECK_LIBS) $(LDLIBS_CORE)
+
+# Store tests open a real SQLite file through the store, so they link the store's objects.
+STORE_OBJ := $(filter $(BUILD)/store%.o,$(EDGE_OBJ)) $(BUILD)/schema_sql.o
+$(BUILD)/tests/check_store_%: tests/check_store_%.c $(STORE_OBJ) $(BUILD)/libcore.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(BUILD)/libcore.a \
+	    $(CHECK_LIBS) -lsqlite3 $(LDLIBS_CORE)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done

@@ -58,4 +58,9 @@ int store_shadow_save(struct store *st, const char *serial, const char *document
                       bool deleted, int64_t now);
 void store_shadow_free(struct store_shadow *row);
 
+/* The rest of the interface, one header per concern. */
+#include "store_history.h"
+#include "store_intervals.h"
+#include "store_registry.h"
+
 #endif

@@ -2,6 +2,7 @@
 # Late and out-of-order reports (SPEC §4.6): an older report never moves a leaf backwards, but is
 # still accepted and echoed; a newer one does; ties apply.
 . "$(dirname "$0")/lib.sh"
+export SHADOWD_UNKNOWN_METERS=provision # these tests are about documents, not the registry
 it_setup
 it_start_shadowd
 

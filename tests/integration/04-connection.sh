@@ -3,6 +3,7 @@
 # persistent session (messages published while shadowd is away are handled when it returns), and
 # at-least-once delivery across kill -9.
 . "$(dirname "$0")/lib.sh"
+export SHADOWD_UNKNOWN_METERS=provision # these tests are about documents, not the registry
 it_setup
 it_start_shadowd
 status=$(mosquitto_sub -p "$IT_PORT" -t shadowd/status -C 1 -W 2)

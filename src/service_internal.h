@@ -1,0 +1,159 @@
+/* service_internal.h — what the service's source files share.
+ *
+ * The service is split by what a user sees: service.c (dispatch, publishing, events, timers),
+ * service_shadow.c (the document topics), service_meter.c (the meter domain: registry gate,
+ * known fields, history, health) and service_reads.c (historical read batches). All of them run
+ * under the service's lock, one message at a time. */
+#ifndef SERVICE_INTERNAL_H
+#define SERVICE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api_error.h"
+#include "config.h"
+#include "fields.h"
+#include "intervals.h"
+#include "request.h"
+#include "service.h"
+#include "store.h"
+#include "strmap.h"
+#include "topics.h"
+#include "tzone.h"
+
+#define SERVICE_SUBSCRIPTIONS 6
+#define SERVICE_EVENTS_MAX 64
+
+struct cJSON;
+
+struct service_stats {
+    uint64_t received, accepted, rejected, ignored;
+    uint64_t rejected_by_code[7]; /* see service_count_rejection */
+};
+
+struct service {
+    const struct config *cfg;
+    struct store *store;
+    service_publish_fn publish;
+    void *publish_ctx;
+    pthread_mutex_t lock;
+    struct strmap last_delta; /* serial → fingerprint of the last delta published */
+    struct service_stats stats;
+    struct tzone tz;                 /* aggregate_timezone */
+    struct interval_profile profile; /* shape of long gaps */
+    int64_t next_offline_scan;
+    struct aggregate_key_set bucket_changes; /* circuit buckets changed by the message in hand */
+    struct aggregate_key_set bucket_pending; /* committed changes waiting for their debounce */
+    struct strmap bucket_published;          /* bucket → Unix seconds of its last publication */
+    char *subscriptions[SERVICE_SUBSCRIPTIONS];
+    char status_topic[TOPIC_MAX];
+};
+
+/* An event raised while handling a message: stored in the same transaction, published after. */
+struct service_event {
+    char meter_id[37];
+    char serial[TOPIC_SERIAL_MAX + 1];
+    int64_t ts;
+    struct cJSON *payload; /* {"type":…,"timestamp":…,…}; owned */
+};
+
+/* A message being handled, and what its responses need. */
+struct service_msg {
+    enum topic_action action;
+    char serial[TOPIC_SERIAL_MAX + 1];
+    int64_t now;
+    const struct request *req; /* NULL before the request is decoded */
+    struct service_event events[SERVICE_EVENTS_MAX];
+    size_t event_count;
+};
+
+/* ---- service.c: responses and events ---- */
+
+/* Publishes a JSON tree (consumed; NULL tolerated) on {root/}meters/{serial}/{suffix}. */
+void service_publish_json(struct service *svc, const char *serial, const char *suffix,
+                          struct cJSON *payload);
+/* Adds "timestamp" (receipt time) and the request's "clientToken" when it had a valid one. */
+void service_stamp(struct cJSON *obj, const struct service_msg *m);
+/* Answers err on meters/{serial}/{action}/rejected, counted and logged. */
+void service_reject(struct service *svc, const struct service_msg *m, const struct api_error *err);
+/* Logs the store's error and answers 500 Internal failure. */
+void service_internal_failure(struct service *svc, const struct service_msg *m, const char *what);
+/* Ends a failed transaction: rolls back, drops queued events, answers err (a 500 is logged with
+ * the store's error and what was being done). */
+void service_abort(struct service *svc, struct service_msg *m, const struct api_error *err,
+                   const char *what);
+/* Queues an event (payload consumed) of the given type at ts for meter; details may be added to
+ * the returned object until the message is committed. Returns NULL when the queue is full. */
+struct cJSON *service_event_raise(struct service_msg *m, const char *meter_id, const char *type,
+                                  int64_t ts);
+/* Writes the queued events to meter_event_log (inside the transaction). Returns 0 or -1. */
+int service_events_store(struct service *svc, struct service_msg *m);
+/* After the message's commit: publishes the queued events (and frees them) and hands the changed
+ * circuit buckets to the debounced publisher. */
+void service_after_commit(struct service *svc, struct service_msg *m);
+/* Frees queued events without publishing (after a rollback). */
+void service_events_discard(struct service_msg *m);
+
+/* ---- service_shadow.c ---- */
+void service_update(struct service *svc, struct service_msg *m);
+void service_get(struct service *svc, struct service_msg *m);
+void service_delete(struct service *svc, struct service_msg *m);
+
+/* ---- service_meter.c ---- */
+
+/* The register elements a message needs, with the field to name when one is missing. */
+struct service_want {
+    bool element[2];       /* [0]: A (or SINGLE), [1]: B */
+    const char *field[2];  /* e.g. "import_b", for `Invalid field: import_b (…)` */
+};
+
+/* Validates the meter fields of an update before anything is written: a report's known fields
+ * (into *fields) or a desired patch's tariff. Returns 0 or -1 with *err (400). */
+int service_meter_validate(struct service *svc, const struct service_msg *m,
+                           struct fields_reported *fields, struct api_error *err);
+/* The elements a report's register fields need. */
+void service_meter_want(const struct fields_reported *f, struct service_want *want);
+/* Inside the transaction: finds the meter. An unregistered one is 404 under unknown_meters =
+ * reject; under provision it is created (with want's registers) when want is non-NULL, else left
+ * unfound. A registered meter lacking a wanted register gets it under provision, else 400.
+ * Returns 0 with *meter, or -1 with *err (400/404/500). */
+int service_meter_resolve(struct service *svc, const struct service_msg *m,
+                          const struct service_want *want, struct store_meter *meter,
+                          struct api_error *err);
+/* 403 for a desired patch that sets a reported-only field of a passive meter. */
+int service_meter_check_desired(const struct store_meter *meter, const struct service_msg *m,
+                                struct api_error *err);
+/* Inside the transaction: history rows and register reads for a report taken at ts. */
+int service_meter_project(struct service *svc, struct service_msg *m,
+                          const struct store_meter *meter, const struct fields_reported *f,
+                          int64_t ts);
+/* Alert latches (low balance, clock drift) on the shadow's current reported values, so a late
+ * report never re-raises an old alert; state is updated in place (the caller saves it). */
+void service_meter_alerts(struct service *svc, struct service_msg *m,
+                          const struct store_meter *meter, const struct cJSON *reported,
+                          struct store_meter_state *state);
+/* A message from the meter arrived now: last_seen, and the `online` event if it was offline. */
+void service_meter_seen(struct service_msg *m, const struct store_meter *meter,
+                        struct store_meter_state *state);
+/* One cumulative read of a meter element ('A' or 'B') into its register: interval engine,
+ * conflict and reset events. *result tells what happened. Inside the transaction. */
+int service_meter_register_read(struct service *svc, struct service_msg *m,
+                                const struct store_meter *meter, char element, bool is_import,
+                                int64_t ts, int64_t wh, bool estimated,
+                                struct store_read_result *result);
+/* Periodic: marks meters offline and raises their events. */
+void service_meter_scan_offline(struct service *svc, int64_t now);
+
+/* ---- service_circuits.c ---- */
+
+/* After a commit: the changed circuit buckets join the pending set. After a rollback: dropped. */
+void service_circuits_committed(struct service *svc);
+void service_circuits_discard(struct service *svc);
+/* Publishes pending buckets whose debounce (stats_interval_s) has passed. */
+void service_circuits_publish_due(struct service *svc, int64_t now);
+
+/* ---- service_reads.c ---- */
+void service_reads(struct service *svc, struct service_msg *m);
+
+#endif
