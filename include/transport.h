@@ -3,7 +3,8 @@
  * Delivery is at least once end to end: Paho acknowledges an inbound QoS 1 message when the
  * on_message callback returns, so the callback must have committed the message's effects by then.
  * The transport reconnects forever with capped exponential backoff (driven by transport_poll) and
- * resubscribes on every connect. Publishing is serialised internally: any thread may publish. */
+ * resubscribes on every connect. Any thread may publish, but never while holding a lock that the
+ * on_message callback also takes: Paho runs the callback holding its own client lock. */
 #ifndef TRANSPORT_H
 #define TRANSPORT_H
 

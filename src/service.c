@@ -21,6 +21,50 @@ extern const char *const default_load_profile[];
 
 /* ---- Publishing ---------------------------------------------------------------------------- */
 
+void service_post(struct service *svc, const char *topic, const char *payload, size_t len,
+                  bool retained)
+{
+    struct service_outbox *box = &svc->outbox;
+    if (box->count == box->cap) {
+        size_t cap = box->cap ? box->cap * 2 : 16;
+        struct service_outgoing *items = realloc(box->items, cap * sizeof *items);
+        if (items == NULL) {
+            log_msg(LOG_ERROR, "service", "out of memory queueing topic=%s", topic);
+            return;
+        }
+        box->items = items;
+        box->cap = cap;
+    }
+    struct service_outgoing *out = &box->items[box->count];
+    out->topic = strdup(topic);
+    out->payload = malloc(len ? len : 1);
+    if (out->topic == NULL || out->payload == NULL) {
+        free(out->topic);
+        free(out->payload);
+        log_msg(LOG_ERROR, "service", "out of memory queueing topic=%s", topic);
+        return;
+    }
+    memcpy(out->payload, payload, len);
+    out->payload_len = len;
+    out->retained = retained;
+    box->count++;
+}
+
+/* Releases the lock, then sends what the work in hand queued, in order. */
+static void service_unlock_and_flush(struct service *svc)
+{
+    struct service_outbox box = svc->outbox;
+    svc->outbox = (struct service_outbox){NULL, 0, 0};
+    pthread_mutex_unlock(&svc->lock);
+    for (size_t i = 0; i < box.count; i++) {
+        struct service_outgoing *out = &box.items[i];
+        svc->publish(svc->publish_ctx, out->topic, out->payload, out->payload_len, out->retained);
+        free(out->topic);
+        free(out->payload);
+    }
+    free(box.items);
+}
+
 static void service_publish_text(struct service *svc, const char *topic, cJSON *payload,
                                  bool retained)
 {
@@ -30,7 +74,7 @@ static void service_publish_text(struct service *svc, const char *topic, cJSON *
         log_msg(LOG_ERROR, "service", "out of memory serializing topic=%s", topic);
         return;
     }
-    svc->publish(svc->publish_ctx, topic, text, strlen(text), retained);
+    service_post(svc, topic, text, strlen(text), retained);
     free(text);
 }
 
@@ -241,7 +285,7 @@ void service_handle(struct service *svc, const char *topic, size_t topic_len, co
         m.serial[tp.serial_len] = '\0';
         service_dispatch(svc, &m, payload, len);
     }
-    pthread_mutex_unlock(&svc->lock);
+    service_unlock_and_flush(svc);
 }
 
 /* ---- Timers -------------------------------------------------------------------------------- */
@@ -256,7 +300,7 @@ void service_tick(struct service *svc, int64_t now)
         service_meter_scan_offline(svc, now);
     }
     service_circuits_publish_due(svc, now);
-    pthread_mutex_unlock(&svc->lock);
+    service_unlock_and_flush(svc);
 }
 
 /* ---- Lifecycle ----------------------------------------------------------------------------- */
@@ -287,8 +331,8 @@ void service_announce_online(struct service *svc, int64_t now)
     if (text == NULL)
         return;
     pthread_mutex_lock(&svc->lock);
-    svc->publish(svc->publish_ctx, svc->status_topic, text, strlen(text), true);
-    pthread_mutex_unlock(&svc->lock);
+    service_post(svc, svc->status_topic, text, strlen(text), true);
+    service_unlock_and_flush(svc);
     free(text);
 }
 
@@ -370,6 +414,11 @@ void service_destroy(struct service *svc)
         return;
     for (int i = 0; i < SERVICE_SUBSCRIPTIONS; i++)
         free(svc->subscriptions[i]);
+    for (size_t i = 0; i < svc->outbox.count; i++) {
+        free(svc->outbox.items[i].topic);
+        free(svc->outbox.items[i].payload);
+    }
+    free(svc->outbox.items);
     strmap_free(&svc->last_delta);
     strmap_free(&svc->bucket_published);
     aggregate_key_set_free(&svc->bucket_changes);

@@ -82,14 +82,19 @@ static void service_circuits_publish(struct service *svc, const struct aggregate
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (text != NULL)
-        svc->publish(svc->publish_ctx, topic, text, strlen(text), false);
+        service_post(svc, topic, text, strlen(text), false);
     free(text);
 }
+
+/* At most this many buckets a tick: a backfill can change thousands at once, and the broker
+ * and the client's send queue take them better as a steady stream. */
+#define SERVICE_CIRCUITS_PER_TICK 200
 
 void service_circuits_publish_due(struct service *svc, int64_t now)
 {
     struct aggregate_key_set waiting;
     char name[TOPIC_MAX];
+    int sent = 0;
     if (svc->bucket_pending.count == 0)
         return;
     aggregate_key_set_init(&waiting);
@@ -97,13 +102,15 @@ void service_circuits_publish_due(struct service *svc, int64_t now)
         const struct aggregate_key *key = &svc->bucket_pending.keys[i];
         uint64_t last = 0;
         service_circuits_name(key, name, sizeof name);
-        if (strmap_get(&svc->bucket_published, name, &last) &&
-            now - (int64_t)last < svc->cfg->stats_interval_s) {
+        if (sent == SERVICE_CIRCUITS_PER_TICK ||
+            (strmap_get(&svc->bucket_published, name, &last) &&
+             now - (int64_t)last < svc->cfg->stats_interval_s)) {
             if (aggregate_key_set_add(&waiting, key) < 0)
                 log_msg(LOG_WARN, "service", "out of memory keeping a circuit bucket");
             continue;
         }
         service_circuits_publish(svc, key);
+        sent++;
         if (strmap_put(&svc->bucket_published, name, (uint64_t)now) != 0)
             log_msg(LOG_WARN, "service", "out of memory remembering a circuit bucket");
     }

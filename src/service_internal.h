@@ -32,13 +32,27 @@ struct service_stats {
     uint64_t rejected_by_code[7]; /* see service_count_rejection */
 };
 
+/* A publication waiting for the service's lock to be released (see service_post). */
+struct service_outgoing {
+    char *topic;
+    char *payload; /* owned, payload_len bytes */
+    size_t payload_len;
+    bool retained;
+};
+
+struct service_outbox {
+    struct service_outgoing *items;
+    size_t count, cap;
+};
+
 struct service {
     const struct config *cfg;
     struct store *store;
     service_publish_fn publish;
     void *publish_ctx;
     pthread_mutex_t lock;
-    struct strmap last_delta; /* serial → fingerprint of the last delta published */
+    struct service_outbox outbox; /* publications of the work in hand, sent after unlocking */
+    struct strmap last_delta;     /* serial → fingerprint of the last delta published */
     struct service_stats stats;
     struct tzone tz;                 /* aggregate_timezone */
     struct interval_profile profile; /* shape of long gaps */
@@ -69,6 +83,12 @@ struct service_msg {
 };
 
 /* ---- service.c: responses and events ---- */
+
+/* Queues a publication (copied). The MQTT client runs our message callback while holding its
+ * own lock, so calling it while holding the service's lock from another thread would deadlock;
+ * everything queued is sent once the entry point has released the service's lock. */
+void service_post(struct service *svc, const char *topic, const char *payload, size_t len,
+                  bool retained);
 
 /* Publishes a JSON tree (consumed; NULL tolerated) on {root/}meters/{serial}/{suffix}. */
 void service_publish_json(struct service *svc, const char *serial, const char *suffix,

@@ -3,7 +3,8 @@
  * Reconnection is driven here rather than by Paho's automaticReconnect: a first connect that
  * fails is retried too, the backoff is ours to cap, and every connect resubscribes (the service
  * also keeps a persistent session, so the broker queues QoS 1 messages while it is away).
- * Paho 1.3.12's send path is not fully thread-safe, so every send goes through one mutex. */
+ * Paho runs the message callback while holding its own client lock, so no lock of ours is ever
+ * held around a Paho call: the service queues its publications and sends them unlocked. */
 #include "transport.h"
 
 #include <MQTTAsync.h>
@@ -25,7 +26,7 @@ struct transport {
     MQTTAsync_willOptions will;
     MQTTAsync_SSLOptions ssl;
     bool use_ssl;
-    pthread_mutex_t lock; /* guards state, next_attempt, backoff and every Paho send */
+    pthread_mutex_t lock; /* guards state, next_attempt and backoff */
     enum transport_state state;
     int64_t next_attempt;
     int backoff_s;
@@ -159,7 +160,8 @@ int transport_create(const struct transport_options *opt, struct transport **out
     }
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
-    co.maxBufferedMessages = 100;
+    /* Paho counts queued commands against this even while connected: it bounds a burst. */
+    co.maxBufferedMessages = 20000;
     int rc = MQTTAsync_createWithOptions(&t->client, opt->uri, opt->client_id,
                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (rc == MQTTASYNC_SUCCESS)
@@ -228,9 +230,10 @@ static int transport_send(struct transport *t, const char *topic, const void *pa
     msg.qos = 1;
     msg.retained = retained ? 1 : 0;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    pthread_mutex_lock(&t->lock);
+    /* No lock of ours around the send: Paho runs the message callback holding its own lock, and
+     * the callback publishes; a second lock taken in the other order would deadlock. Paho's
+     * lock serialises the sends. */
     int rc = MQTTAsync_sendMessage(t->client, topic, &msg, &ro);
-    pthread_mutex_unlock(&t->lock);
     if (rc != MQTTASYNC_SUCCESS) {
         log_msg(LOG_WARN, "mqtt", "publish failed topic=%s code=%d", topic, rc);
         return -1;
@@ -256,9 +259,7 @@ void transport_shutdown(struct transport *t, const char *topic, const char *payl
         log_msg(LOG_WARN, "mqtt", "final status not confirmed topic=%s", topic);
     MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
     dopt.timeout = timeout_ms;
-    pthread_mutex_lock(&t->lock);
     int rc = MQTTAsync_disconnect(t->client, &dopt);
-    pthread_mutex_unlock(&t->lock);
     if (rc != MQTTASYNC_SUCCESS) {
         log_msg(LOG_WARN, "mqtt", "disconnect failed code=%d", rc);
         return;
