@@ -37,4 +37,8 @@ void isotime_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
  * exactly that shape, no zone, no fraction, same calendar checks and range. Returns 0 or -1. */
 int isotime_parse_naive(const char *text, int64_t *out);
 
+/* Adds member name = t as `YYYY-MM-DDTHH:MM:SSZ` to a JSON object. Returns the new item, or NULL
+ * on allocation failure (the object is then unchanged). */
+struct cJSON *isotime_add_to_json(struct cJSON *object, const char *name, int64_t t);
+
 #endif

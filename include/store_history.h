@@ -13,7 +13,7 @@ struct store;
 
 /* The service's latches for one meter (table meter_state). */
 struct store_meter_state {
-    bool found;       /* a row exists */
+    bool found;        /* a row exists */
     int64_t last_seen; /* Unix seconds of the last message, 0 when none */
     bool online;
     bool low_balance;

@@ -51,7 +51,8 @@ int transport_publish(struct transport *t, const char *topic, const void *payloa
 
 /* Publishes a final message (retained), waits up to timeout_ms for it to be delivered, then
  * disconnects. Safe when not connected. */
-void transport_shutdown(struct transport *t, const char *topic, const char *payload, int timeout_ms);
+void transport_shutdown(struct transport *t, const char *topic, const char *payload,
+                        int timeout_ms);
 
 /* Frees the client; no callback runs after it returns. */
 void transport_destroy(struct transport *t);

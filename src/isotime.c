@@ -183,3 +183,9 @@ char *isotime_format(int64_t t, char out[ISOTIME_LEN])
              (int)(secs / 60 % 60), (int)(secs % 60));
     return out;
 }
+
+cJSON *isotime_add_to_json(cJSON *object, const char *name, int64_t t)
+{
+    char stamp[ISOTIME_LEN];
+    return cJSON_AddStringToObject(object, name, isotime_format(t, stamp));
+}

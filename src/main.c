@@ -25,8 +25,8 @@ struct shadowd {
     char *will;
 };
 
-static void shadowd_on_message(void *ctx, const char *topic, size_t topic_len,
-                               const void *payload, size_t len)
+static void shadowd_on_message(void *ctx, const char *topic, size_t topic_len, const void *payload,
+                               size_t len)
 {
     struct shadowd *d = ctx;
     service_handle(d->service, topic, topic_len, payload, len, (int64_t)time(NULL));

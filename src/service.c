@@ -82,7 +82,8 @@ void service_publish_json(struct service *svc, const char *serial, const char *s
                           cJSON *payload)
 {
     char topic[TOPIC_MAX];
-    if (topic_meter(topic, sizeof topic, svc->cfg->topic_root, serial, strlen(serial), suffix) != 0) {
+    if (topic_meter(topic, sizeof topic, svc->cfg->topic_root, serial, strlen(serial), suffix) !=
+        0) {
         cJSON_Delete(payload);
         return;
     }
@@ -91,8 +92,7 @@ void service_publish_json(struct service *svc, const char *serial, const char *s
 
 void service_stamp(cJSON *obj, const struct service_msg *m)
 {
-    char stamp[ISOTIME_LEN];
-    cJSON_AddStringToObject(obj, "timestamp", isotime_format(m->now, stamp));
+    isotime_add_to_json(obj, "timestamp", m->now);
     if (m->req && m->req->has_token)
         cJSON_AddStringToObject(obj, "clientToken", m->req->token);
 }
@@ -160,17 +160,16 @@ void service_abort(struct service *svc, struct service_msg *m, const struct api_
 cJSON *service_event_raise(struct service_msg *m, const char *meter_id, const char *type,
                            int64_t ts)
 {
-    char stamp[ISOTIME_LEN];
     if (m->event_count == SERVICE_EVENTS_MAX) {
-        log_msg(LOG_WARN, "service", "too many events for one message serial=%s type=%s",
-                m->serial, type);
+        log_msg(LOG_WARN, "service", "too many events for one message serial=%s type=%s", m->serial,
+                type);
         return NULL;
     }
     cJSON *payload = cJSON_CreateObject();
     if (payload == NULL)
         return NULL;
     cJSON_AddStringToObject(payload, "type", type);
-    cJSON_AddStringToObject(payload, "timestamp", isotime_format(ts, stamp));
+    isotime_add_to_json(payload, "timestamp", ts);
     struct service_event *ev = &m->events[m->event_count++];
     snprintf(ev->meter_id, sizeof ev->meter_id, "%s", meter_id);
     snprintf(ev->serial, sizeof ev->serial, "%s", m->serial);
@@ -217,7 +216,7 @@ void service_events_discard(struct service_msg *m)
 /* A topic whose serial breaks the rule: answered on its rejected topic when one can be formed. */
 static void service_reject_serial(struct service *svc, const struct topic_parsed *tp, int64_t now)
 {
-    char topic[TOPIC_MAX], suffix[64], stamp[ISOTIME_LEN];
+    char topic[TOPIC_MAX], suffix[64];
     struct api_error err;
     api_error_set(&err, 400, "Invalid meter serial");
     service_count_rejection(svc, 400);
@@ -230,20 +229,19 @@ static void service_reject_serial(struct service *svc, const struct topic_parsed
     log_msg(LOG_INFO, "service", "rejected topic=%s code=400 message=\"%s\"", topic, err.message);
     cJSON *body = service_error_body(&err);
     if (body != NULL)
-        cJSON_AddStringToObject(body, "timestamp", isotime_format(now, stamp));
+        isotime_add_to_json(body, "timestamp", now);
     service_publish_text(svc, topic, body, false);
 }
 
 static void service_dispatch(struct service *svc, struct service_msg *m, const void *payload,
                              size_t len)
 {
-    struct request req;
     struct api_error err;
     struct request_limits limits = {(size_t)svc->cfg->max_payload_bytes, (int)svc->cfg->max_depth};
-    m->req = &req;
-    if (request_parse(m->action, payload, len, &limits, &req, &err) != 0) {
+    m->req = &m->request;
+    if (request_parse(m->action, payload, len, &limits, &m->request, &err) != 0) {
         service_reject(svc, m, &err);
-        request_free(&req);
+        request_free(&m->request);
         return;
     }
     switch (m->action) {
@@ -265,7 +263,7 @@ static void service_dispatch(struct service *svc, struct service_msg *m, const v
         break;
     }
     service_events_discard(m); /* handlers publish theirs; this only frees leftovers */
-    request_free(&req);
+    request_free(&m->request);
 }
 
 void service_handle(struct service *svc, const char *topic, size_t topic_len, const void *payload,
@@ -307,14 +305,13 @@ void service_tick(struct service *svc, int64_t now)
 
 char *service_status_payload(bool online, int64_t since)
 {
-    char stamp[ISOTIME_LEN];
     cJSON *body = cJSON_CreateObject();
     if (body == NULL)
         return NULL;
     cJSON_AddStringToObject(body, "status", online ? "online" : "offline");
     cJSON_AddStringToObject(body, "version", SHADOW_VERSION);
     if (since >= 0)
-        cJSON_AddStringToObject(body, "since", isotime_format(since, stamp));
+        isotime_add_to_json(body, "since", since);
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     return text;
@@ -349,8 +346,8 @@ static int service_make_subscriptions(struct service *svc)
     const char *root = svc->cfg->topic_root ? svc->cfg->topic_root : "";
     char filter[TOPIC_MAX];
     for (int i = 0; i < SERVICE_SUBSCRIPTIONS; i++) {
-        int n = snprintf(filter, sizeof filter, "%s%smeters/+/%s", root, *root ? "/" : "",
-                         actions[i]);
+        int n =
+            snprintf(filter, sizeof filter, "%s%smeters/+/%s", root, *root ? "/" : "", actions[i]);
         if (n < 0 || (size_t)n >= sizeof filter)
             return -1;
         svc->subscriptions[i] = strdup(filter);

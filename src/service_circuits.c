@@ -41,13 +41,12 @@ static void service_circuits_name(const struct aggregate_key *key, char *out, si
 static cJSON *service_circuits_body(const struct aggregate_key *key,
                                     const struct aggregate_bucket *b)
 {
-    char stamp[ISOTIME_LEN];
     cJSON *body = cJSON_CreateObject();
     if (body == NULL)
         return NULL;
     cJSON_AddStringToObject(body, "circuit", key->circuit_id);
     if (key->kind == AGGREGATE_HH) {
-        cJSON_AddStringToObject(body, "start", isotime_format(key->start, stamp));
+        isotime_add_to_json(body, "start", key->start);
         cJSON_AddNumberToObject(body, "import_kwh", (double)b->import_mwh / 1e6);
         cJSON_AddNumberToObject(body, "export_kwh", (double)b->export_mwh / 1e6);
         cJSON_AddNumberToObject(body, "registers", b->registers);

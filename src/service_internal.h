@@ -77,7 +77,8 @@ struct service_msg {
     enum topic_action action;
     char serial[TOPIC_SERIAL_MAX + 1];
     int64_t now;
-    const struct request *req; /* NULL before the request is decoded */
+    struct request request;    /* the decoded payload */
+    const struct request *req; /* &request once decoded; NULL before */
     struct service_event events[SERVICE_EVENTS_MAX];
     size_t event_count;
 };

@@ -149,9 +149,9 @@ int service_meter_register_read(struct service *svc, struct service_msg *m,
         .max_interpolate_s = svc->cfg->max_interpolate_h * 3600,
         .profile = &svc->profile,
     };
-    if (store_register_read(svc->store, reg->id, import_flow ? STORE_FLOW_IMPORT : STORE_FLOW_EXPORT,
-                            ts, wh, estimated, &rules, &svc->tz, &svc->bucket_changes,
-                            result) != STORE_OK)
+    if (store_register_read(svc->store, reg->id,
+                            import_flow ? STORE_FLOW_IMPORT : STORE_FLOW_EXPORT, ts, wh, estimated,
+                            &rules, &svc->tz, &svc->bucket_changes, result) != STORE_OK)
         return -1;
     if (result->arrival == INTERVAL_CONFLICT) {
         service_meter_read_event(m, meter, "reading_conflict", reg, import_flow, ts);
@@ -231,10 +231,10 @@ void service_meter_alerts(struct service *svc, struct service_msg *m,
                             "low_balance", "balance", balance->valuedouble);
     }
     if (cJSON_IsNumber(drift))
-        service_meter_latch(m, meter, &state->clock_drift,
-                            health_clock_drifting((int64_t)drift->valuedouble,
-                                                  svc->cfg->clock_drift_alert_s),
-                            "clock_drift", "clock_time_diff_seconds", drift->valuedouble);
+        service_meter_latch(
+            m, meter, &state->clock_drift,
+            health_clock_drifting((int64_t)drift->valuedouble, svc->cfg->clock_drift_alert_s),
+            "clock_drift", "clock_time_diff_seconds", drift->valuedouble);
 }
 
 static int service_meter_project_health(struct service *svc, struct service_msg *m,
@@ -342,9 +342,8 @@ void service_meter_seen(struct service_msg *m, const struct store_meter *meter,
         return;
     if (state->found && !state->online) {
         cJSON *ev = service_event_raise(m, meter->id, "online", m->now);
-        char stamp[ISOTIME_LEN];
         if (ev != NULL)
-            cJSON_AddStringToObject(ev, "last_seen", isotime_format(state->last_seen, stamp));
+            isotime_add_to_json(ev, "last_seen", state->last_seen);
     }
     state->online = true;
     if (m->now > state->last_seen)
@@ -357,7 +356,6 @@ static int service_meter_offline_batch(struct service *svc, int64_t now)
     struct store_offline_meter due[SERVICE_EVENTS_MAX];
     struct service_msg m = {.action = TOPIC_UNKNOWN, .now = now};
     size_t n = 0;
-    char stamp[ISOTIME_LEN];
     int rc = store_begin(svc->store) == STORE_OK &&
                      store_meters_due_offline(svc->store, now, svc->cfg->offline_after_s, due,
                                               SERVICE_EVENTS_MAX, &n) == STORE_OK
@@ -372,7 +370,7 @@ static int service_meter_offline_batch(struct service *svc, int64_t now)
         snprintf(m.serial, sizeof m.serial, "%s", due[i].serial);
         cJSON *ev = service_event_raise(&m, due[i].id, "offline", now);
         if (ev != NULL)
-            cJSON_AddStringToObject(ev, "last_seen", isotime_format(due[i].last_seen, stamp));
+            isotime_add_to_json(ev, "last_seen", due[i].last_seen);
     }
     if (rc != 0 || service_events_store(svc, &m) != 0 || store_commit(svc->store) != STORE_OK) {
         store_rollback(svc->store);

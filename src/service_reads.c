@@ -80,8 +80,8 @@ static int service_reads_store_one(struct service *svc, struct service_msg *m,
         if (item == NULL || cJSON_IsNull(item))
             continue;
         if (fields_parse_kwh(item, reads_field_names[i], &wh, &err) != 0 ||
-            service_meter_register_read(svc, m, meter, i % 2 ? 'B' : 'A', i < 2, ts, wh,
-                                        estimated, &result) != 0)
+            service_meter_register_read(svc, m, meter, i % 2 ? 'B' : 'A', i < 2, ts, wh, estimated,
+                                        &result) != 0)
             return -1;
         counts->accepted += result.arrival == INTERVAL_NEW;
         counts->duplicates += result.arrival == INTERVAL_DUPLICATE;

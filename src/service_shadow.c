@@ -121,8 +121,8 @@ static int service_report_time(const struct service_msg *m, int64_t *ts, struct 
     *ts = m->now;
     if (m->action != TOPIC_REPORTED || !m->req->has_ts)
         return 0;
-    return fields_parse_ts(cJSON_GetObjectItemCaseSensitive(m->req->root, "ts"),
-                           FIELDS_TS_EARLIEST, m->now + FIELDS_TS_AHEAD_MAX, ts, err);
+    return fields_parse_ts(cJSON_GetObjectItemCaseSensitive(m->req->root, "ts"), FIELDS_TS_EARLIEST,
+                           m->now + FIELDS_TS_AHEAD_MAX, ts, err);
 }
 
 /* Applies the request to doc. Returns 0 with *changed, or -1 with *err (409/413/500). */
@@ -236,7 +236,8 @@ void service_update(struct service *svc, struct service_msg *m)
     snprintf(suffix, sizeof suffix, "%s/accepted", topic_action_name(m->action));
     service_publish_json(svc, m->serial, suffix, service_accepted_body(m, &doc, ts));
     if (changed)
-        service_publish_json(svc, m->serial, "documents", service_documents_body(m, previous, &doc));
+        service_publish_json(svc, m->serial, "documents",
+                             service_documents_body(m, previous, &doc));
     else
         cJSON_Delete(previous);
     service_publish_delta(svc, m, &doc);
@@ -248,8 +249,7 @@ void service_update(struct service *svc, struct service_msg *m)
 
 /* Loads the document of a registered meter, answering 404 when there is none. Returns 0 with
  * *doc (existing), or -1 after answering. Runs inside a transaction when the caller opened one. */
-static int service_load_existing(struct service *svc, struct service_msg *m,
-                                 struct shadow_doc *doc)
+static int service_load_existing(struct service *svc, struct service_msg *m, struct shadow_doc *doc)
 {
     struct api_error err;
     struct store_meter meter;

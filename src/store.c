@@ -129,7 +129,8 @@ static int store_migrate(struct store *st)
 static int store_configure(struct store *st, const struct store_options *opt)
 {
     /* Debian's build defaults WAL to synchronous=FULL; choose explicitly (see README). */
-    const char *sync = opt->durability_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+    const char *sync =
+        opt->durability_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
     int rc = sqlite3_busy_timeout(st->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
     if (rc != SQLITE_OK)
         return store_fail(st, rc, "busy_timeout");

@@ -58,7 +58,7 @@ int store_meter_state_save(struct store *st, const char *meter_id,
              sqlite3_bind_int(s, 4, state->low_balance) |
              sqlite3_bind_int(s, 5, state->clock_drift) |
              (state->has_future_activation ? sqlite3_bind_int64(s, 6, state->future_activation_at)
-                                            : sqlite3_bind_null(s, 6));
+                                           : sqlite3_bind_null(s, 6));
     if (rc != SQLITE_OK)
         return store_fail(st, SQLITE_ERROR, "bind");
     return store_step_done(st, s, "save meter state");
@@ -76,8 +76,8 @@ int store_meters_due_offline(struct store *st, int64_t now, int64_t offline_afte
     sqlite3_stmt *s = store_prepare(st, SQL_OFFLINE_DUE);
     if (s == NULL)
         return STORE_ERROR;
-    if ((sqlite3_bind_int64(s, 1, now - offline_after_s) | sqlite3_bind_int64(s, 2, (int64_t)cap)) !=
-        SQLITE_OK)
+    if ((sqlite3_bind_int64(s, 1, now - offline_after_s) |
+         sqlite3_bind_int64(s, 2, (int64_t)cap)) != SQLITE_OK)
         return store_fail(st, SQLITE_ERROR, "bind");
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
@@ -252,10 +252,10 @@ int store_event_add(struct store *st, const char *meter_id, int64_t ts, const ch
     sqlite3_stmt *s = store_prepare(st, SQL_EVENT_INSERT);
     if (s == NULL || store_bind_meter_time(st, s, meter_id, ts) != STORE_OK)
         return STORE_ERROR;
-    int rc = sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC) |
-             (details ? sqlite3_bind_text(s, 4, details, -1, SQLITE_STATIC)
-                      : sqlite3_bind_null(s, 4)) |
-             sqlite3_bind_text(s, 5, from_meter ? "meter" : "service", -1, SQLITE_STATIC);
+    int rc =
+        sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC) |
+        (details ? sqlite3_bind_text(s, 4, details, -1, SQLITE_STATIC) : sqlite3_bind_null(s, 4)) |
+        sqlite3_bind_text(s, 5, from_meter ? "meter" : "service", -1, SQLITE_STATIC);
     if (rc != SQLITE_OK)
         return store_fail(st, SQLITE_ERROR, "bind");
     return store_insert(st, s, "insert event", inserted);

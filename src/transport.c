@@ -40,8 +40,8 @@ static void transport_schedule_retry(struct transport *t)
     pthread_mutex_lock(&t->lock);
     t->state = TRANSPORT_IDLE;
     t->next_attempt = (int64_t)time(NULL) + t->backoff_s;
-    t->backoff_s = t->backoff_s * 2 > TRANSPORT_BACKOFF_MAX_S ? TRANSPORT_BACKOFF_MAX_S
-                                                               : t->backoff_s * 2;
+    t->backoff_s =
+        t->backoff_s * 2 > TRANSPORT_BACKOFF_MAX_S ? TRANSPORT_BACKOFF_MAX_S : t->backoff_s * 2;
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -91,7 +91,8 @@ static void transport_subscribe_all(struct transport *t)
     ro.onSuccess = transport_on_subscribed;
     ro.onFailure = transport_on_subscribe_failed;
     ro.context = t;
-    int rc = MQTTAsync_subscribeMany(t->client, (int)n, (char *const *)t->opt.subscriptions, qos, &ro);
+    int rc =
+        MQTTAsync_subscribeMany(t->client, (int)n, (char *const *)t->opt.subscriptions, qos, &ro);
     free(qos);
     if (rc != MQTTASYNC_SUCCESS) {
         log_msg(LOG_ERROR, "mqtt", "subscribe not started code=%d", rc);
@@ -255,7 +256,8 @@ void transport_shutdown(struct transport *t, const char *topic, const char *payl
         return;
     MQTTAsync_token token = 0;
     if (transport_send(t, topic, payload, strlen(payload), true, &token) == 0 &&
-        MQTTAsync_waitForCompletion(t->client, token, (unsigned long)timeout_ms) != MQTTASYNC_SUCCESS)
+        MQTTAsync_waitForCompletion(t->client, token, (unsigned long)timeout_ms) !=
+            MQTTASYNC_SUCCESS)
         log_msg(LOG_WARN, "mqtt", "final status not confirmed topic=%s", topic);
     MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
     dopt.timeout = timeout_ms;
