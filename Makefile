@@ -22,7 +22,8 @@ CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
 EDGE_SRC := src/store.c src/store_registry.c src/store_history.c src/store_intervals.c \
             src/store_aggregates.c src/transport.c src/service.c src/service_shadow.c \
-            src/service_meter.c src/service_reads.c src/service_circuits.c
+            src/service_meter.c src/service_reads.c src/service_circuits.c \
+            src/service_tariffs.c
 PROGRAMS := shadowd shadowctl
 
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
@@ -58,7 +59,9 @@ $(BUILD)/shadowd: $(BUILD)/main.o $(EDGE_OBJ) $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_EDGE) $(LDLIBS_CORE)
 
 # The operator CLI needs the store (every store*.c) but no MQTT.
-$(BUILD)/shadowctl: $(BUILD)/shadowctl.o $(filter $(BUILD)/store%.o,$(EDGE_OBJ)) \
+# shadowctl: one file per command (src/ctl_*.c) around shadowctl.c.
+CTL_OBJ := $(patsubst src/%.c,$(BUILD)/%.o,$(wildcard src/ctl_*.c))
+$(BUILD)/shadowctl: $(BUILD)/shadowctl.o $(CTL_OBJ) $(filter $(BUILD)/store%.o,$(EDGE_OBJ)) \
                     $(BUILD)/schema_sql.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsqlite3 $(LDLIBS_CORE)
 
@@ -91,14 +94,14 @@ valgrind: all
 	    tests/integration/run.sh
 
 format:
-	clang-format -i src/*.c include/*.h tests/*.c
+	clang-format -i src/*.c src/*.h include/*.h tests/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c include/*.h tests/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h include/*.h tests/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude src tests
 
 clean:
 	rm -rf build build-san
 
--include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d
+-include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d

@@ -258,6 +258,9 @@ static void service_dispatch(struct service *svc, struct service_msg *m, const v
     case TOPIC_READS:
         service_reads(svc, m);
         break;
+    case TOPIC_COMMAND_RESULT:
+        service_command_result(svc, m);
+        break;
     default:
         svc->stats.ignored++;
         break;
@@ -297,6 +300,7 @@ void service_tick(struct service *svc, int64_t now)
         svc->next_offline_scan = now + SERVICE_OFFLINE_SCAN_S;
         service_meter_scan_offline(svc, now);
     }
+    service_tariffs_tick(svc, now);
     service_circuits_publish_due(svc, now);
     service_unlock_and_flush(svc);
 }

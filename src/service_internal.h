@@ -17,6 +17,7 @@
 #include "intervals.h"
 #include "request.h"
 #include "service.h"
+#include "shadow.h"
 #include "store.h"
 #include "strmap.h"
 #include "topics.h"
@@ -118,6 +119,17 @@ void service_events_discard(struct service_msg *m);
 
 /* ---- service_shadow.c ---- */
 void service_update(struct service *svc, struct service_msg *m);
+/* Loads serial's document into *doc (a non-existing one at its last version). 0 or -1. */
+int service_doc_load(struct service *svc, const char *serial, struct shadow_doc *doc);
+/* Stores doc (soft-deleted when !doc->exists). 0 or -1. Inside a transaction. */
+int service_doc_save(struct service *svc, const char *serial, const struct shadow_doc *doc,
+                     int64_t now);
+/* The `documents` message body (previous consumed; NULL for a new shadow). */
+struct cJSON *service_documents_body(const struct service_msg *m, struct cJSON *previous,
+                                     const struct shadow_doc *doc);
+/* Publishes the delta when the SPEC's rule says so. */
+void service_publish_delta(struct service *svc, const struct service_msg *m,
+                           const struct shadow_doc *doc);
 void service_get(struct service *svc, struct service_msg *m);
 void service_delete(struct service *svc, struct service_msg *m);
 
@@ -125,8 +137,8 @@ void service_delete(struct service *svc, struct service_msg *m);
 
 /* The register elements a message needs, with the field to name when one is missing. */
 struct service_want {
-    bool element[2];       /* [0]: A (or SINGLE), [1]: B */
-    const char *field[2];  /* e.g. "import_b", for `Invalid field: import_b (…)` */
+    bool element[2];      /* [0]: A (or SINGLE), [1]: B */
+    const char *field[2]; /* e.g. "import_b", for `Invalid field: import_b (…)` */
 };
 
 /* Validates the meter fields of an update before anything is written: a report's known fields
@@ -173,6 +185,22 @@ void service_circuits_committed(struct service *svc);
 void service_circuits_discard(struct service *svc);
 /* Publishes pending buckets whose debounce (stats_interval_s) has passed. */
 void service_circuits_publish_due(struct service *svc, int64_t now);
+
+/* ---- service_tariffs.c ---- */
+
+/* Inside an update's transaction, after the patch was applied and before the version is bumped
+ * and the document saved: the tariff workflow's reactions (SPEC §8) — a new desired future tariff
+ * creates a command for an active meter; a reported tariffs_future confirms it; a reported
+ * tariffs_active equal to the desired future one at or after the activation instant clears
+ * desired.tariffs_future (sets *changed). May queue events. Returns 0 or -1 (store error). */
+int service_tariffs_after_update(struct service *svc, struct service_msg *m,
+                                 const struct store_meter *meter, struct shadow_doc *doc,
+                                 bool *changed);
+/* A meter's answer on meters/{serial}/commands/result. */
+void service_command_result(struct service *svc, struct service_msg *m);
+/* Periodic: sends due commands and retries, fails exhausted ones, activates passive meters'
+ * tariffs, raises tariff_overdue. */
+void service_tariffs_tick(struct service *svc, int64_t now);
 
 /* ---- service_reads.c ---- */
 void service_reads(struct service *svc, struct service_msg *m);

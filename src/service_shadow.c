@@ -16,7 +16,7 @@
 /* ---- Loading and saving documents ---------------------------------------------------------- */
 
 /* Loads serial's document into *doc (a non-existing one at its last version). Returns 0 or -1. */
-static int service_load(struct service *svc, const char *serial, struct shadow_doc *doc)
+int service_doc_load(struct service *svc, const char *serial, struct shadow_doc *doc)
 {
     struct store_shadow row;
     shadow_doc_init(doc);
@@ -34,8 +34,8 @@ static int service_load(struct service *svc, const char *serial, struct shadow_d
     return rc;
 }
 
-static int service_save(struct service *svc, const char *serial, const struct shadow_doc *doc,
-                        int64_t now)
+int service_doc_save(struct service *svc, const char *serial, const struct shadow_doc *doc,
+                     int64_t now)
 {
     cJSON *json = shadow_doc_to_json(doc, false);
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
@@ -70,8 +70,8 @@ static cJSON *service_accepted_body(const struct service_msg *m, const struct sh
     return body;
 }
 
-static cJSON *service_documents_body(const struct service_msg *m, cJSON *previous,
-                                     const struct shadow_doc *doc)
+cJSON *service_documents_body(const struct service_msg *m, cJSON *previous,
+                              const struct shadow_doc *doc)
 {
     cJSON *body = cJSON_CreateObject();
     if (body == NULL) {
@@ -86,8 +86,8 @@ static cJSON *service_documents_body(const struct service_msg *m, cJSON *previou
 
 /* Publishes the delta when the SPEC's rule says so: non-empty, and the update touched desired or
  * the delta differs from the last one published for this meter (remembered in memory). */
-static void service_publish_delta(struct service *svc, const struct service_msg *m,
-                                  const struct shadow_doc *doc)
+void service_publish_delta(struct service *svc, const struct service_msg *m,
+                           const struct shadow_doc *doc)
 {
     cJSON *delta = shadow_delta(doc->state[SHADOW_DESIRED], doc->state[SHADOW_REPORTED]);
     if (delta == NULL) {
@@ -204,12 +204,14 @@ void service_update(struct service *svc, struct service_msg *m)
         service_abort(svc, m, &err, "registry lookup failed");
         return;
     }
-    if (service_load(svc, m->serial, &doc) != 0) {
+    if (service_doc_load(svc, m->serial, &doc) != 0) {
         service_abort(svc, m, &err, "load failed");
         return;
     }
     cJSON *previous = doc.exists ? shadow_doc_snapshot(&doc) : NULL;
     int rc = service_apply(svc, m, &doc, ts, &changed, &err);
+    if (rc == 0 && service_tariffs_after_update(svc, m, &meter, &doc, &changed) != 0)
+        rc = api_error_set(&err, 500, "Internal failure");
     if (rc == 0) {
         if (changed) {
             doc.version++;
@@ -219,7 +221,7 @@ void service_update(struct service *svc, struct service_msg *m)
             doc.timestamp = m->now;
         /* Saved even without a change: equal re-reported values refresh their metadata. */
         api_error_set(&err, 500, "Internal failure");
-        rc = (doc.exists && service_save(svc, m->serial, &doc, m->now) != 0) ||
+        rc = (doc.exists && service_doc_save(svc, m->serial, &doc, m->now) != 0) ||
                      service_update_side_effects(svc, m, &meter, &fields, &doc, ts) != 0 ||
                      store_commit(svc->store) != STORE_OK
                  ? -1
@@ -257,7 +259,7 @@ static int service_load_existing(struct service *svc, struct service_msg *m, str
         service_abort(svc, m, &err, "registry lookup failed");
         return -1;
     }
-    if (service_load(svc, m->serial, doc) != 0) {
+    if (service_doc_load(svc, m->serial, doc) != 0) {
         api_error_set(&err, 500, "Internal failure");
         service_abort(svc, m, &err, "load failed");
         return -1;

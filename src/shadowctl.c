@@ -18,35 +18,21 @@
 
 #include <cjson/cJSON.h>
 
+#include "ctl.h"
 #include "registry.h"
 #include "store.h"
 #include "store_registry.h"
 #include "version.h"
 
-#define CTL_OK 0
-#define CTL_FAILURE 1
-#define CTL_USAGE 2
-
-#define CTL_DEFAULT_DB "./shadow.db"
 #define CTL_FILE_MAX (256u << 20) /* a topology file larger than this is a mistake */
-
-struct ctl {
-    const char *db;
-    bool json;
-};
-
-struct ctl_command {
-    const char *name;
-    const char *args;
-    const char *summary;
-    int (*run)(struct ctl *ctl, int argc, char **argv);
-};
 
 static int ctl_import(struct ctl *ctl, int argc, char **argv);
 
 static const struct ctl_command ctl_commands[] = {
     {"import", "[--json] FILE",
      "load the fleet topology in FILE (- for stdin): an upsert by natural keys", ctl_import},
+    {"tariff", "push --esco CODE|--site NAME FILE | status [--esco CODE]",
+     "push a future tariff to a fleet, or show where each meter stands", ctl_tariff},
 };
 
 #define CTL_COMMAND_COUNT (sizeof ctl_commands / sizeof ctl_commands[0])
@@ -74,9 +60,7 @@ static void ctl_help(void)
 }
 
 /* Bad usage: one line saying why, the usage line, exit code 2. */
-static int ctl_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int ctl_bad_usage(const char *fmt, ...)
+int ctl_bad_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -89,7 +73,7 @@ static int ctl_bad_usage(const char *fmt, ...)
 }
 
 /* Flushes stdout; a result that could not be written is a failure, reported once. */
-static int ctl_flush(int rc)
+int ctl_flush(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "shadowctl: writing the output: %s\n", strerror(errno));
@@ -215,7 +199,7 @@ static void ctl_print_problems(const char *file, const struct registry_problems 
             problems->count, problems->count == 1 ? "" : "s");
 }
 
-static int ctl_open(const struct ctl *ctl, struct store **st)
+int ctl_open(const struct ctl *ctl, struct store **st)
 {
     char err[256];
     struct store_options opt = {.path = ctl->db, .busy_timeout_ms = 5000};
