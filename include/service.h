@@ -24,6 +24,8 @@ struct service_options {
     struct store *store;      /* used only under the service's lock */
     service_publish_fn publish;
     void *publish_ctx;
+    size_t (*queue_depth)(void *publish_ctx); /* may be NULL */
+    int64_t now;                              /* start time, for uptime */
 };
 
 /* Returns 0 and *out, or -1 (logged). */

@@ -41,6 +41,10 @@ int store_schema_latest(void);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* Percentiles of committed write transactions, BEGIN to finished COMMIT, in microseconds. */
+void store_commit_latency(const struct store *st, uint64_t *p50_us, uint64_t *p99_us);
+/* Registered meters. */
+int store_meter_count(struct store *st, int64_t *count);
 
 /* ---- Shadow documents ---------------------------------------------------------------------- */
 

@@ -45,6 +45,9 @@ void transport_poll(struct transport *t, int64_t now);
 
 bool transport_connected(const struct transport *t);
 
+/* Outgoing QoS 1 messages not yet acknowledged by the broker. */
+size_t transport_pending(struct transport *t);
+
 /* Publishes at QoS 1. Returns 0 when Paho accepted the message, -1 otherwise (logged). */
 int transport_publish(struct transport *t, const char *topic, const void *payload, size_t len,
                       bool retained);

@@ -45,6 +45,12 @@ static int shadowd_publish(void *ctx, const char *topic, const void *payload, si
     return transport_publish(d->transport, topic, payload, len, retained);
 }
 
+static size_t shadowd_queue_depth(void *ctx)
+{
+    struct shadowd *d = ctx;
+    return transport_pending(d->transport);
+}
+
 /* Reads the first line of the password file; the password never sits in the config itself. */
 static int shadowd_read_password(const char *path, char **out)
 {
@@ -77,7 +83,8 @@ static int shadowd_start(struct shadowd *d)
         log_msg(LOG_ERROR, "store", "open failed db=%s error=\"%s\"", d->cfg.db, err);
         return -1;
     }
-    struct service_options svo = {&d->cfg, d->store, shadowd_publish, d};
+    struct service_options svo = {
+        &d->cfg, d->store, shadowd_publish, d, shadowd_queue_depth, (int64_t)time(NULL)};
     if (service_create(&svo, &d->service) != 0)
         return -1;
     d->will = service_status_payload(false, -1);

@@ -301,6 +301,7 @@ void service_tick(struct service *svc, int64_t now)
         service_meter_scan_offline(svc, now);
     }
     service_tariffs_tick(svc, now);
+    service_stats_tick(svc, now);
     service_circuits_publish_due(svc, now);
     service_unlock_and_flush(svc);
 }
@@ -387,6 +388,8 @@ int service_create(const struct service_options *opt, struct service **out)
     svc->store = opt->store;
     svc->publish = opt->publish;
     svc->publish_ctx = opt->publish_ctx;
+    svc->queue_depth = opt->queue_depth;
+    svc->started = opt->now;
     strmap_init(&svc->last_delta);
     strmap_init(&svc->bucket_published);
     aggregate_key_set_init(&svc->bucket_changes);

@@ -30,7 +30,8 @@ struct cJSON;
 
 struct service_stats {
     uint64_t received, accepted, rejected, ignored;
-    uint64_t rejected_by_code[7]; /* see service_count_rejection */
+    uint64_t rejected_by_code[7]; /* 400, 403, 404, 409, 413, 415, 500 */
+    uint64_t commands_sent, commands_confirmed, commands_failed; /* SPEC §8: cumulative */
 };
 
 /* A publication waiting for the service's lock to be released (see service_post). */
@@ -58,9 +59,11 @@ struct service {
     struct tzone tz;                 /* aggregate_timezone */
     struct interval_profile profile; /* shape of long gaps */
     int64_t next_offline_scan;
-    struct aggregate_key_set bucket_changes; /* circuit buckets changed by the message in hand */
-    struct aggregate_key_set bucket_pending; /* committed changes waiting for their debounce */
-    struct strmap bucket_published;          /* bucket → Unix seconds of its last publication */
+    int64_t started, next_stats;
+    size_t (*queue_depth)(void *publish_ctx); /* outgoing messages not yet acknowledged */
+    struct aggregate_key_set bucket_changes;  /* circuit buckets changed by the message in hand */
+    struct aggregate_key_set bucket_pending;  /* committed changes waiting for their debounce */
+    struct strmap bucket_published;           /* bucket → Unix seconds of its last publication */
     char *subscriptions[SERVICE_SUBSCRIPTIONS];
     char status_topic[TOPIC_MAX];
 };
@@ -201,6 +204,13 @@ void service_command_result(struct service *svc, struct service_msg *m);
 /* Periodic: sends due commands and retries, fails exhausted ones, activates passive meters'
  * tariffs, raises tariff_overdue. */
 void service_tariffs_tick(struct service *svc, int64_t now);
+
+/* ---- service_stats.c ---- */
+
+/* The `shadowd/stats` payload at now (new tree, owned by the caller). */
+struct cJSON *service_stats_body(struct service *svc, int64_t now);
+/* Publishes it when stats_interval_s has passed since the last time. */
+void service_stats_tick(struct service *svc, int64_t now);
 
 /* ---- service_reads.c ---- */
 void service_reads(struct service *svc, struct service_msg *m);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "isotime.h"
 #include "store_internal.h"
@@ -189,15 +190,44 @@ static int store_run(struct store *st, const char *sql, const char *what)
 
 int store_begin(struct store *st)
 {
+    if (clock_gettime(CLOCK_MONOTONIC, &st->began) != 0)
+        st->began.tv_sec = st->began.tv_nsec = 0;
     return store_run(st, "BEGIN IMMEDIATE", "begin");
 }
 
 int store_commit(struct store *st)
 {
+    struct timespec done;
     int rc = store_run(st, "COMMIT", "commit");
-    if (rc != STORE_OK)
+    if (rc != STORE_OK) {
         store_rollback(st);
+        return rc;
+    }
+    if (clock_gettime(CLOCK_MONOTONIC, &done) == 0 && st->began.tv_sec != 0) {
+        int64_t us = (int64_t)(done.tv_sec - st->began.tv_sec) * 1000000 +
+                     (done.tv_nsec - st->began.tv_nsec) / 1000;
+        latency_record(&st->txn_us, us > 0 ? (uint64_t)us : 0);
+    }
     return rc;
+}
+
+void store_commit_latency(const struct store *st, uint64_t *p50_us, uint64_t *p99_us)
+{
+    *p50_us = latency_percentile(&st->txn_us, 0.50);
+    *p99_us = latency_percentile(&st->txn_us, 0.99);
+}
+
+static const char SQL_METER_COUNT[] = "SELECT count(*) FROM meter_registry";
+
+int store_meter_count(struct store *st, int64_t *count)
+{
+    sqlite3_stmt *s = store_prepare(st, SQL_METER_COUNT);
+    if (s == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(s);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? STORE_OK : store_fail(st, rc, "count meters");
 }
 
 void store_rollback(struct store *st)

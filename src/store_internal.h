@@ -7,6 +7,9 @@
 #define STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <time.h>
+
+#include "latency.h"
 
 #include "store.h"
 
@@ -21,6 +24,8 @@ struct store {
     sqlite3 *db;
     struct store_cached_stmt cache[STORE_STMT_CACHE];
     char errmsg[256];
+    struct timespec began;      /* when the open write transaction began */
+    struct latency_hist txn_us; /* BEGIN to finished COMMIT, microseconds */
 };
 
 /* Records the SQLite error rc (with what was being done) and maps it to a store_status. */

@@ -222,6 +222,18 @@ bool transport_connected(const struct transport *t)
     return MQTTAsync_isConnected(t->client) != 0;
 }
 
+size_t transport_pending(struct transport *t)
+{
+    MQTTAsync_token *tokens = NULL;
+    size_t n = 0;
+    if (MQTTAsync_getPendingTokens(t->client, &tokens) != MQTTASYNC_SUCCESS || tokens == NULL)
+        return 0;
+    while (tokens[n] != -1)
+        n++;
+    MQTTAsync_free(tokens);
+    return n;
+}
+
 static int transport_send(struct transport *t, const char *topic, const void *payload, size_t len,
                           bool retained, MQTTAsync_token *token)
 {
