@@ -127,5 +127,14 @@ check_eq "offline view no longer lists it" "0" "$(it_sql "SELECT count(*) FROM m
 # Passive meters: read-only fields cannot be desired.
 rej=$(it_request meters/$PASSIVE/desired '{"state":{"balance":10}}' meters/$PASSIVE/desired/rejected)
 check_json "desired read-only field on a passive meter is 403" "$rej" '.code == 403 and .message == "Forbidden"'
+# An import takes effect in the running shadowd without a restart.
+rej=$(it_request meters/NEWMETER1/reported '{"state":{"import_a":1}}' meters/NEWMETER1/reported/rejected)
+check_json "a meter is unknown before its import" "$rej" '.code == 404'
+cat > "$IT_DIR/more.json" << 'JSON'
+{"meters": [{"serial": "NEWMETER1", "esco": "WLCE", "mode": "active", "registers": [{"element": "SINGLE"}]}]}
+JSON
+"$IT_ROOT/$BUILD/shadowctl" --db "$IT_DB" import "$IT_DIR/more.json" > /dev/null
+acc=$(it_request meters/NEWMETER1/reported '{"state":{"import_a":1}}' meters/NEWMETER1/reported/accepted)
+check_json "the running shadowd knows it right after the import" "$acc" '.version == 1'
 check_eq "integrity check passes" ok "$(it_sql 'PRAGMA integrity_check')"
 it_finish
