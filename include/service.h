@@ -24,8 +24,7 @@ struct service_options {
     struct store *store;      /* used only under the service's lock */
     service_publish_fn publish;
     void *publish_ctx;
-    size_t (*queue_depth)(void *publish_ctx); /* may be NULL */
-    int64_t now;                              /* start time, for uptime */
+    int64_t now; /* start time, for uptime */
 };
 
 /* Returns 0 and *out, or -1 (logged). */
@@ -37,8 +36,10 @@ void service_destroy(struct service *svc);
 void service_handle(struct service *svc, const char *topic, size_t topic_len, const void *payload,
                     size_t len, int64_t now);
 
-/* Periodic work, called about once a second. */
-void service_tick(struct service *svc, int64_t now);
+/* Periodic work, called about once a second. queue_depth is the transport's count of outgoing
+ * messages not yet acknowledged, read by the caller without holding any service lock (the MQTT
+ * client's lock must never be taken under the service's). */
+void service_tick(struct service *svc, int64_t now, size_t queue_depth);
 
 /* The filters to subscribe to (under the topic root); valid for the service's life. */
 const char *const *service_subscriptions(const struct service *svc, size_t *count);

@@ -45,12 +45,6 @@ static int shadowd_publish(void *ctx, const char *topic, const void *payload, si
     return transport_publish(d->transport, topic, payload, len, retained);
 }
 
-static size_t shadowd_queue_depth(void *ctx)
-{
-    struct shadowd *d = ctx;
-    return transport_pending(d->transport);
-}
-
 /* Reads the first line of the password file; the password never sits in the config itself. */
 static int shadowd_read_password(const char *path, char **out)
 {
@@ -84,7 +78,7 @@ static int shadowd_start(struct shadowd *d)
         return -1;
     }
     struct service_options svo = {
-        &d->cfg, d->store, shadowd_publish, d, shadowd_queue_depth, (int64_t)time(NULL)};
+        &d->cfg, d->store, shadowd_publish, d, (int64_t)time(NULL)};
     if (service_create(&svo, &d->service) != 0)
         return -1;
     d->will = service_status_payload(false, -1);
@@ -124,7 +118,7 @@ static void shadowd_loop(struct shadowd *d, const sigset_t *stop_signals)
         }
         int64_t now = (int64_t)time(NULL);
         transport_poll(d->transport, now);
-        service_tick(d->service, now);
+        service_tick(d->service, now, transport_pending(d->transport));
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,10 @@ void service_handle(struct service *svc, const char *topic, size_t topic_len, co
                     size_t len, int64_t now)
 {
     struct topic_parsed tp;
+    /* A mutex is not fair: under a steady stream of messages the receive thread would take the
+     * lock again and again and the timer (offline scan, retries, stats) would starve. */
+    while (atomic_load(&svc->timer_waiting))
+        sched_yield();
     pthread_mutex_lock(&svc->lock);
     svc->stats.received++;
     if (topic_parse(svc->cfg->topic_root, topic, topic_len, &tp) != 0) {
@@ -293,9 +298,12 @@ void service_handle(struct service *svc, const char *topic, size_t topic_len, co
 
 #define SERVICE_OFFLINE_SCAN_S 5
 
-void service_tick(struct service *svc, int64_t now)
+void service_tick(struct service *svc, int64_t now, size_t queue_depth)
 {
+    atomic_store(&svc->queue_depth, queue_depth);
+    atomic_store(&svc->timer_waiting, 1);
     pthread_mutex_lock(&svc->lock);
+    atomic_store(&svc->timer_waiting, 0);
     if (now >= svc->next_offline_scan) {
         svc->next_offline_scan = now + SERVICE_OFFLINE_SCAN_S;
         service_meter_scan_offline(svc, now);
@@ -388,7 +396,6 @@ int service_create(const struct service_options *opt, struct service **out)
     svc->store = opt->store;
     svc->publish = opt->publish;
     svc->publish_ctx = opt->publish_ctx;
-    svc->queue_depth = opt->queue_depth;
     svc->started = opt->now;
     strmap_init(&svc->last_delta);
     strmap_init(&svc->bucket_published);

@@ -8,6 +8,7 @@
 #define SERVICE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +54,7 @@ struct service {
     service_publish_fn publish;
     void *publish_ctx;
     pthread_mutex_t lock;
+    atomic_int timer_waiting;     /* the timer wants the lock: message handling steps aside */
     struct service_outbox outbox; /* publications of the work in hand, sent after unlocking */
     struct strmap last_delta;     /* serial → fingerprint of the last delta published */
     struct service_stats stats;
@@ -60,10 +62,10 @@ struct service {
     struct interval_profile profile; /* shape of long gaps */
     int64_t next_offline_scan;
     int64_t started, next_stats;
-    size_t (*queue_depth)(void *publish_ctx); /* outgoing messages not yet acknowledged */
-    struct aggregate_key_set bucket_changes;  /* circuit buckets changed by the message in hand */
-    struct aggregate_key_set bucket_pending;  /* committed changes waiting for their debounce */
-    struct strmap bucket_published;           /* bucket → Unix seconds of its last publication */
+    atomic_size_t queue_depth; /* outgoing messages not yet acknowledged, set by the main loop */
+    struct aggregate_key_set bucket_changes; /* circuit buckets changed by the message in hand */
+    struct aggregate_key_set bucket_pending; /* committed changes waiting for their debounce */
+    struct strmap bucket_published;          /* bucket → Unix seconds of its last publication */
     char *subscriptions[SERVICE_SUBSCRIPTIONS];
     char status_topic[TOPIC_MAX];
 };

@@ -42,8 +42,7 @@ cJSON *service_stats_body(struct service *svc, int64_t now)
     cJSON_AddNumberToObject(body, "commands_sent", (double)st->commands_sent);
     cJSON_AddNumberToObject(body, "commands_confirmed", (double)st->commands_confirmed);
     cJSON_AddNumberToObject(body, "commands_failed", (double)st->commands_failed);
-    cJSON_AddNumberToObject(body, "queue_depth",
-                            svc->queue_depth ? (double)svc->queue_depth(svc->publish_ctx) : 0.0);
+    cJSON_AddNumberToObject(body, "queue_depth", (double)atomic_load(&svc->queue_depth));
     cJSON_AddNumberToObject(body, "pending_circuit_buckets", (double)svc->bucket_pending.count);
     cJSON_AddNumberToObject(body, "commit_latency_p50_us", (double)p50);
     cJSON_AddNumberToObject(body, "commit_latency_p99_us", (double)p99);
