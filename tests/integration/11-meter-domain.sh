@@ -124,6 +124,15 @@ ev=$(it_next "$m" meters/$SOLAR/events)
 check_json "next report brings it back online" "$ev" '.type == "online"'
 check_eq "offline view no longer lists it" "0" "$(it_sql "SELECT count(*) FROM meters_offline_recently WHERE serial = '$SOLAR'")"
 
+# Tariffs reported by the meter: history on change, and the tariff view.
+TAR='{"standing_charge":0.45,"unit_rate_element_a":0.28,"unit_rate_element_b":0.14,"prepayment_ecredit_availability":5,"prepayment_debt_recovery_rate":0.3,"prepayment_emergency_credit":10}'
+it_request meters/$M1/reported "{\"state\":{\"tariffs_active\":$TAR},\"ts\":\"2026-11-28T09:00:00Z\"}" meters/$M1/reported/accepted > /dev/null
+it_request meters/$M1/reported "{\"state\":{\"tariffs_active\":$TAR},\"ts\":\"2026-11-28T09:30:00Z\"}" meters/$M1/reported/accepted > /dev/null
+check_eq "an unchanged tariff is recorded once" "1|active" \
+    "$(it_sql "SELECT count(*), min(kind) FROM meter_tariff_history WHERE meter_id = '$id1'")"
+check_eq "meter_shadows_tariffs shows the active tariff" "0.45|0.28|0.14|10" \
+    "$(it_sql "SELECT active_standing_charge, active_unit_rate_element_a, active_unit_rate_element_b, active_prepayment_emergency_credit FROM meter_shadows_tariffs WHERE serial = '$M1'")"
+
 # Passive meters: read-only fields cannot be desired.
 rej=$(it_request meters/$PASSIVE/desired '{"state":{"balance":10}}' meters/$PASSIVE/desired/rejected)
 check_json "desired read-only field on a passive meter is 403" "$rej" '.code == 403 and .message == "Forbidden"'
