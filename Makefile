@@ -18,13 +18,13 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 # Pure logic: no I/O, unit-tested directly.
 CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.c src/config.c \
             src/log.c src/strmap.c src/intervals.c src/fields.c src/health.c src/tzone.c src/registry.c \
-            src/aggregates.c src/latency.c
+            src/aggregates.c src/latency.c src/sim.c
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
 EDGE_SRC := src/store.c src/store_registry.c src/store_history.c src/store_intervals.c \
             src/store_aggregates.c src/transport.c src/service.c src/service_shadow.c \
             src/service_meter.c src/service_reads.c src/service_circuits.c \
             src/service_tariffs.c src/service_stats.c
-PROGRAMS := shadowd shadowctl
+PROGRAMS := shadowd shadowctl metersim
 
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 EDGE_OBJ := $(EDGE_SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o $(BUILD)/profile_csv.o
@@ -65,6 +65,10 @@ $(BUILD)/shadowctl: $(BUILD)/shadowctl.o $(CTL_OBJ) $(filter $(BUILD)/store%.o,$
                     $(BUILD)/schema_sql.o $(BUILD)/libcore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lsqlite3 $(LDLIBS_CORE)
 
+# The fleet simulator: physics in libcore (sim.c), MQTT in metersim.c; no store.
+$(BUILD)/metersim: $(BUILD)/metersim.o $(BUILD)/profile_csv.o $(BUILD)/libcore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lpaho-mqtt3as -lpthread $(LDLIBS_CORE)
+
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(CHECK_LIBS) $(LDLIBS_CORE)
@@ -104,4 +108,4 @@ lint:
 clean:
 	rm -rf build build-san
 
--include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d
+-include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d $(BUILD)/metersim.d
