@@ -77,8 +77,7 @@ static int shadowd_start(struct shadowd *d)
         log_msg(LOG_ERROR, "store", "open failed db=%s error=\"%s\"", d->cfg.db, err);
         return -1;
     }
-    struct service_options svo = {
-        &d->cfg, d->store, shadowd_publish, d, (int64_t)time(NULL)};
+    struct service_options svo = {&d->cfg, d->store, shadowd_publish, d, (int64_t)time(NULL)};
     if (service_create(&svo, &d->service) != 0)
         return -1;
     d->will = service_status_payload(false, -1);
