@@ -444,25 +444,41 @@ static const char *parse_service_head(struct parse *p, const cJSON *obj, const c
     return h->name;
 }
 
+/* The array member `name` of obj, with zeroed room for its elements (elem_size each) allocated
+ * into *items (owned by the caller's entity). Returns the array, or NULL when it is absent, empty,
+ * not an array, or could not be allocated (the last two recorded as problems). */
+static const cJSON *open_list(struct parse *p, const cJSON *obj, const char *where,
+                              const char *name, size_t elem_size, void **items)
+{
+    const cJSON *list = member(obj, name);
+    if (list == NULL)
+        return NULL;
+    if (!cJSON_IsArray(list)) {
+        wrong(p, where, name, list, "must be an array");
+        return NULL;
+    }
+    size_t n = child_count(list);
+    if (n == 0)
+        return NULL;
+    *items = calloc(n, elem_size);
+    if (*items == NULL) {
+        out_of_memory(p);
+        return NULL;
+    }
+    return list;
+}
+
 /* A property's `service_heads`: names, each once. */
 static void parse_property_heads(struct parse *p, const cJSON *obj, const char *where,
                                  struct registry_property *pr)
 {
-    const cJSON *list = member(obj, "service_heads");
+    void *items = NULL;
+    const cJSON *list =
+        open_list(p, obj, where, "service_heads", sizeof *pr->service_heads, &items);
+    size_t at = 0;
     if (list == NULL)
         return;
-    if (!cJSON_IsArray(list)) {
-        wrong(p, where, "service_heads", list, "must be an array");
-        return;
-    }
-    size_t n = child_count(list), at = 0;
-    if (n == 0)
-        return;
-    pr->service_heads = calloc(n, sizeof *pr->service_heads);
-    if (pr->service_heads == NULL) {
-        out_of_memory(p);
-        return;
-    }
+    pr->service_heads = items;
     for (const cJSON *c = list->child; c != NULL; c = c->next, at++) {
         char item[WHERE_MAX];
         where_at(item, where, "service_heads", at);
@@ -550,21 +566,12 @@ static bool register_fits(struct parse *p, const char *where, const struct regis
 static void parse_meter_registers(struct parse *p, const cJSON *obj, const char *where,
                                   struct registry_meter *m)
 {
-    const cJSON *list = member(obj, "registers");
+    void *items = NULL;
+    const cJSON *list = open_list(p, obj, where, "registers", sizeof *m->registers, &items);
+    size_t at = 0;
     if (list == NULL)
         return;
-    if (!cJSON_IsArray(list)) {
-        wrong(p, where, "registers", list, "must be an array");
-        return;
-    }
-    size_t n = child_count(list), at = 0;
-    if (n == 0)
-        return;
-    m->registers = calloc(n, sizeof *m->registers);
-    if (m->registers == NULL) {
-        out_of_memory(p);
-        return;
-    }
+    m->registers = items;
     for (const cJSON *c = list->child; c != NULL; c = c->next, at++) {
         char item[WHERE_MAX];
         struct registry_register r = {0};
@@ -676,21 +683,12 @@ static bool mapping_fits(struct parse *p, const char *where, const struct regist
 static void parse_circuit_mappings(struct parse *p, const cJSON *obj, const char *where,
                                    struct registry_circuit *c)
 {
-    const cJSON *list = member(obj, "registers");
+    void *items = NULL;
+    const cJSON *list = open_list(p, obj, where, "registers", sizeof *c->mappings, &items);
+    size_t at = 0;
     if (list == NULL)
         return;
-    if (!cJSON_IsArray(list)) {
-        wrong(p, where, "registers", list, "must be an array");
-        return;
-    }
-    size_t n = child_count(list), at = 0;
-    if (n == 0)
-        return;
-    c->mappings = calloc(n, sizeof *c->mappings);
-    if (c->mappings == NULL) {
-        out_of_memory(p);
-        return;
-    }
+    c->mappings = items;
     for (const cJSON *e = list->child; e != NULL; e = e->next, at++) {
         char item[WHERE_MAX];
         struct registry_mapping r = {0};
