@@ -141,6 +141,7 @@ static void transport_setup_tls(struct transport *t)
     ssl.keyStore = o->tls_cert;
     ssl.privateKey = o->tls_key;
     ssl.enableServerCertAuth = 1;
+    ssl.verify = 1; /* the broker's certificate must name the host we connect to */
     t->ssl = ssl;
 }
 
