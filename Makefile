@@ -18,10 +18,10 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 # Pure logic: no I/O, unit-tested directly.
 CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.c src/config.c \
             src/log.c src/strmap.c src/intervals.c src/fields.c src/health.c src/tzone.c src/registry.c \
-            src/aggregates.c src/latency.c src/sim.c
+            src/aggregates.c src/latency.c src/tariffs.c src/sim.c
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
 EDGE_SRC := src/store.c src/store_registry.c src/store_history.c src/store_intervals.c \
-            src/store_aggregates.c src/transport.c src/service.c src/service_shadow.c \
+            src/store_aggregates.c src/store_commands.c src/transport.c src/service.c src/service_shadow.c \
             src/service_meter.c src/service_reads.c src/service_circuits.c \
             src/service_tariffs.c src/service_stats.c
 PROGRAMS := shadowd shadowctl metersim

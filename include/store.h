@@ -66,5 +66,6 @@ void store_shadow_free(struct store_shadow *row);
 #include "store_history.h"
 #include "store_intervals.h"
 #include "store_registry.h"
+#include "store_commands.h"
 
 #endif

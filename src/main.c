@@ -117,7 +117,8 @@ static void shadowd_loop(struct shadowd *d, const sigset_t *stop_signals)
         }
         int64_t now = (int64_t)time(NULL);
         transport_poll(d->transport, now);
-        service_tick(d->service, now, transport_pending(d->transport));
+        service_tick(d->service, now, transport_pending(d->transport),
+                     transport_connected(d->transport));
     }
 }
 

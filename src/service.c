@@ -298,7 +298,7 @@ void service_handle(struct service *svc, const char *topic, size_t topic_len, co
 
 #define SERVICE_OFFLINE_SCAN_S 5
 
-void service_tick(struct service *svc, int64_t now, size_t queue_depth)
+void service_tick(struct service *svc, int64_t now, size_t queue_depth, bool connected)
 {
     atomic_store(&svc->queue_depth, queue_depth);
     atomic_store(&svc->timer_waiting, 1);
@@ -308,7 +308,8 @@ void service_tick(struct service *svc, int64_t now, size_t queue_depth)
         svc->next_offline_scan = now + SERVICE_OFFLINE_SCAN_S;
         service_meter_scan_offline(svc, now);
     }
-    service_tariffs_tick(svc, now);
+    if (connected)
+        service_tariffs_tick(svc, now);
     service_stats_tick(svc, now);
     service_circuits_publish_due(svc, now);
     service_unlock_and_flush(svc);

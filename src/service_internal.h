@@ -201,6 +201,10 @@ void service_circuits_publish_due(struct service *svc, int64_t now);
 int service_tariffs_after_update(struct service *svc, struct service_msg *m,
                                  const struct store_meter *meter, struct shadow_doc *doc,
                                  bool *changed);
+/* 400 for a desired future tariff whose activation instant is not in the future (the meter's
+ * clock rules of SPEC §8). Before anything is written. */
+int service_tariffs_check_desired(struct service *svc, const struct service_msg *m,
+                                  const struct store_meter *meter, struct api_error *err);
 /* A meter's answer on meters/{serial}/commands/result. */
 void service_command_result(struct service *svc, struct service_msg *m);
 /* Periodic: sends due commands and retries, fails exhausted ones, activates passive meters'

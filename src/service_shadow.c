@@ -158,8 +158,9 @@ static int service_update_meter(struct service *svc, struct service_msg *m,
     service_meter_want(fields, &want);
     if (service_meter_resolve(svc, m, &want, meter, err) != 0)
         return -1;
-    if (m->action == TOPIC_DESIRED)
-        return service_meter_check_desired(meter, m, err);
+    if (m->action == TOPIC_DESIRED && (service_meter_check_desired(meter, m, err) != 0 ||
+                                       service_tariffs_check_desired(svc, m, meter, err) != 0))
+        return -1;
     return 0;
 }
 

@@ -31,7 +31,7 @@ static int ctl_import(struct ctl *ctl, int argc, char **argv);
 static const struct ctl_command ctl_commands[] = {
     {"import", "[--json] FILE",
      "load the fleet topology in FILE (- for stdin): an upsert by natural keys", ctl_import},
-    {"tariff", "push --esco CODE|--site NAME FILE | status [--esco CODE]",
+    {"tariff", "push --esco CODE|--site NAME FILE | status [--esco CODE|--site NAME] [--json]",
      "push a future tariff to a fleet, or show where each meter stands", ctl_tariff},
 };
 
