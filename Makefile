@@ -109,3 +109,9 @@ clean:
 	rm -rf build build-san
 
 -include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d $(BUILD)/metersim.d
+
+# Fuzzing (clang + libFuzzer, ASan + UBSan): each target for FUZZ_SECONDS (default 60) after
+# replaying tests/fuzz/regressions/; binaries in build-fuzz/. See tests/fuzz/run.sh.
+.PHONY: fuzz
+fuzz:
+	sh tests/fuzz/run.sh

@@ -7,7 +7,7 @@ set -eu
 
 RUN_PKGS="gcc make libc6-dev pkg-config libpaho-mqtt-dev libcjson-dev libsqlite3-dev \
 mosquitto mosquitto-clients sqlite3 tzdata"
-TEST_PKGS="check libsubunit-dev jq valgrind clang-format cppcheck openssl"
+TEST_PKGS="check libsubunit-dev jq valgrind clang-format cppcheck openssl clang libclang-rt-14-dev"
 
 pkgs=$RUN_PKGS
 [ "${1:-}" = test ] && pkgs="$RUN_PKGS $TEST_PKGS"

@@ -19,7 +19,10 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,29 +79,105 @@ static bool json_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Lexical checks on the raw text cJSON does not make: no byte below 0x20 inside a string, no NUL
- * anywhere, no \u0000. Outside strings cJSON itself refuses every control byte but whitespace. */
+/* The end of a JSON number token starting at p[i] (RFC 8259 grammar), or 0 when it is not one.
+ * cJSON accepts more (`01`, `1.`, `-.5`), so the grammar is checked on the raw text. */
+static size_t json_number_end(const unsigned char *p, size_t len, size_t i)
+{
+    if (i < len && p[i] == '-')
+        i++;
+    if (i < len && p[i] == '0')
+        i++;
+    else if (i < len && p[i] >= '1' && p[i] <= '9')
+        while (i < len && isdigit(p[i]))
+            i++;
+    else
+        return 0;
+    if (i < len && p[i] == '.') {
+        if (++i == len || !isdigit(p[i]))
+            return 0;
+        while (i < len && isdigit(p[i]))
+            i++;
+    }
+    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+        if (++i < len && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i == len || !isdigit(p[i]))
+            return 0;
+        while (i < len && isdigit(p[i]))
+            i++;
+    }
+    return i;
+}
+
+/* The end of the escape at p[i] (just after a backslash), or 0 when it is not valid JSON.
+ * cJSON reads a bad \u escape as U+0000 and cuts the string there, and \u0000 itself would cut
+ * it too: both are refused. */
+static size_t json_escape_end(const unsigned char *p, size_t len, size_t i)
+{
+    if (i >= len)
+        return 0;
+    if (strchr("\"\\/bfnrt", p[i]) != NULL && p[i] != '\0')
+        return i + 1;
+    if (p[i] != 'u' || len - i < 5 || memcmp(p + i + 1, "0000", 4) == 0)
+        return 0;
+    for (size_t k = 1; k <= 4; k++)
+        if (!isxdigit(p[i + k]))
+            return 0;
+    return i + 5;
+}
+
+/* Lexical checks on the raw text that cJSON does not make: outside strings only JSON whitespace,
+ * structure, literals and grammatical numbers (cJSON skips any byte below 0x21 as whitespace);
+ * inside strings no control byte and only valid escapes; no NUL anywhere. */
 static bool json_lexically_clean(const unsigned char *p, size_t len)
 {
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    while (i < len) {
         unsigned char c = p[i];
-        if (c == '\0')
-            return false;
-        if (!in_string) {
-            in_string = c == '"';
-            continue;
-        }
-        if (c < 0x20)
-            return false;
         if (c == '"') {
-            in_string = false;
-        } else if (c == '\\' && i + 1 < len) {
+            for (i++; i < len && p[i] != '"'; i++) {
+                if (p[i] < 0x20)
+                    return false;
+                if (p[i] == '\\') {
+                    size_t end = json_escape_end(p, len, i + 1);
+                    if (end == 0)
+                        return false;
+                    i = end - 1;
+                }
+            }
             i++;
-            if (p[i] == 'u' && len - i > 4 && memcmp(p + i + 1, "0000", 4) == 0)
+        } else if (c == '-' || isdigit(c)) {
+            /* A number ends at a delimiter: "01" is not two numbers. */
+            i = json_number_end(p, len, i);
+            if (i == 0 || (i < len && !json_space(p[i]) && strchr(",]}", p[i]) == NULL))
                 return false;
+        } else if (c < 0x21 && !json_space(c)) {
+            return false;
+        } else {
+            i++;
         }
     }
+    return true;
+}
+
+/* Settles a number to the value cJSON will print for it: cJSON prints 15 significant digits
+ * whenever they come within one DBL_EPSILON of the value, so 0.30000000000000004 is stored as 0.3.
+ * Taking that value now makes what is stored, echoed and compared the same number. Returns false
+ * for a number whose printed form is not finite (1.7976931348623157e308 prints as 1.798…e+308). */
+static bool json_number_settle(cJSON *item)
+{
+    char text[64];
+    double d = item->valuedouble;
+    if (!isfinite(d))
+        return false;
+    snprintf(text, sizeof text, "%1.15g", d);
+    double printed = strtod(text, NULL);
+    double larger = fabs(printed) > fabs(d) ? fabs(printed) : fabs(d);
+    if (printed != d && fabs(printed - d) <= larger * DBL_EPSILON)
+        d = printed;
+    if (!isfinite(d))
+        return false;
+    cJSON_SetNumberValue(item, d);
     return true;
 }
 
@@ -107,16 +186,17 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* 1 when every number in the tree is finite and no object repeats a key; 0 when not; -1 when
- * memory runs out. Recursion depth is bounded by cJSON's nesting limit (1000). */
-static int json_tree_clean(const cJSON *item)
+/* 1 when every number in the tree is finite (and settled, see json_number_settle) and no object
+ * repeats a key; 0 when not; -1 when memory runs out. Recursion depth is bounded by cJSON's
+ * nesting limit (1000). */
+static int json_tree_clean(cJSON *item)
 {
     if (cJSON_IsNumber(item))
-        return isfinite(item->valuedouble) ? 1 : 0;
+        return json_number_settle(item) ? 1 : 0;
     if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
         return 1;
     size_t n = 0;
-    for (const cJSON *c = item->child; c != NULL; c = c->next) {
+    for (cJSON *c = item->child; c != NULL; c = c->next) {
         int r = json_tree_clean(c);
         if (r != 1)
             return r;

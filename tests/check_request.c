@@ -486,8 +486,8 @@ START_TEST(version_type)
         ok(a, "{\"state\":{},\"version\":-0}", &req);
         ck_assert_int_eq(req.version, 0);
         request_free(&req);
-        ok(a, "{\"state\":{},\"version\":9007199254740992}", &req); /* 2^53 */
-        ck_assert_int_eq(req.version, INT64_C(9007199254740992));
+        ok(a, "{\"state\":{},\"version\":999999999999999}", &req); /* 15 digits: exact */
+        ck_assert_int_eq(req.version, INT64_C(999999999999999));
         request_free(&req);
     }
     /* other topics do not look at version */
@@ -657,6 +657,45 @@ START_TEST(nesting_beyond_parser)
 }
 END_TEST
 
+START_TEST(json_outside_the_grammar_is_refused)
+{
+    /* cJSON accepts these; JSON does not, and a bad \u escape would silently cut the string. */
+    static const char *const bad[] = {
+        "{\"state\":{\"a\":\"x\\uZZZZy\"}}",
+        "{\"state\":{\"a\":\"x\\u00G1\"}}",
+        "{\"state\":{\"a\":\"x\\q\"}}",
+        "{\x0b\"state\":{}}",
+        "{\"state\":{\"a\":01}}",
+        "{\"state\":{\"a\":1.}}",
+        "{\"state\":{\"a\":-.5}}",
+        "{\"state\":{\"a\":1.e5}}",
+        "{\"state\":{\"a\":1e}}",
+        "{\"state\":{\"a\":-}}",
+    };
+    struct request req;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        fails(TOPIC_REPORTED, bad[i], 400, INVALID_JSON, &req);
+    ok(TOPIC_REPORTED, "{\"state\":{\"a\":-0.5e-3,\"b\":\"\\u00e9\\n\",\"c\":10E+2}}", &req);
+    request_free(&req);
+}
+END_TEST
+
+START_TEST(numbers_settle_to_what_is_stored)
+{
+    struct request req;
+    /* Printed with 15 digits, this is 0.3: the request carries the value that will be stored. */
+    ok(TOPIC_REPORTED, "{\"state\":{\"x\":0.30000000000000004}}", &req);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(req.state, "x")->valuedouble == 0.3);
+    request_free(&req);
+    /* The largest double prints as a number too large to read back: refused, not stored as null. */
+    fails(TOPIC_REPORTED, "{\"state\":{\"x\":1.7976931348623157e308}}", 400, INVALID_JSON, &req);
+    ok(TOPIC_REPORTED, "{\"state\":{\"x\":0.1,\"y\":123456.789}}", &req);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(req.state, "x")->valuedouble == 0.1);
+    ck_assert(cJSON_GetObjectItemCaseSensitive(req.state, "y")->valuedouble == 123456.789);
+    request_free(&req);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
     Suite *s = suite_create("request");
@@ -679,6 +718,8 @@ static Suite *request_suite(void)
     tcase_add_test(tc, full_report);
     tcase_add_test(tc, reused_request_starts_clean);
     tcase_add_test(tc, nesting_beyond_parser);
+    tcase_add_test(tc, json_outside_the_grammar_is_refused);
+    tcase_add_test(tc, numbers_settle_to_what_is_stored);
     suite_add_tcase(s, tc);
     return s;
 }
