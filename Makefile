@@ -98,10 +98,10 @@ valgrind: all
 	    tests/integration/run.sh
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h tests/*.c
+	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/fuzz/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c src/*.h include/*.h tests/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h include/*.h tests/*.c tests/fuzz/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude src tests
 
