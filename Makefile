@@ -18,10 +18,10 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 # Pure logic: no I/O, unit-tested directly.
 CORE_SRC := src/api_error.c src/isotime.c src/topics.c src/shadow.c src/request.c src/config.c \
             src/log.c src/strmap.c src/intervals.c src/fields.c src/health.c src/tzone.c src/registry.c \
-            src/aggregates.c src/latency.c src/tariffs.c src/sim.c
+            src/aggregates.c src/latency.c src/tariffs.c src/sim.c src/chart.c
 # Edges: SQLite, MQTT, and the message pipeline that ties them together.
 EDGE_SRC := src/store.c src/store_registry.c src/store_history.c src/store_intervals.c \
-            src/store_aggregates.c src/store_commands.c src/transport.c src/service.c src/service_shadow.c \
+            src/store_aggregates.c src/store_commands.c src/store_query.c src/transport.c src/service.c src/service_shadow.c \
             src/service_meter.c src/service_reads.c src/service_circuits.c \
             src/service_tariffs.c src/service_stats.c
 PROGRAMS := shadowd shadowctl metersim
@@ -41,7 +41,8 @@ $(BUILD)/%.o: src/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The migrations are compiled into the programs, so shadowd needs no schema files at run time.
-$(BUILD)/schema_sql.c: $(MIGRATIONS) schema/embed.sh
+# The directory too: a migration copied in with an old time stamp must still be picked up.
+$(BUILD)/schema_sql.c: $(MIGRATIONS) schema/embed.sh schema
 	@mkdir -p $(@D)
 	sh schema/embed.sh store_migrations $(MIGRATIONS) > $@
 
@@ -109,6 +110,21 @@ clean:
 	rm -rf build build-san
 
 -include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d $(BUILD)/metersim.d
+
+# Benchmarks (bench/README.md): `make bench` builds them and runs each at a size of minutes.
+BENCH_BIN := $(BUILD)/bench/intervals $(BUILD)/bench/loadgen
+.PHONY: bench
+bench: $(BUILD)/shadowd $(BUILD)/shadowctl $(BENCH_BIN)
+	BUILD=$(BUILD) bench/run.sh
+
+$(BUILD)/bench/intervals: bench/intervals.c bench/meter_model.h $(STORE_OBJ) $(BUILD)/libcore.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(BUILD)/libcore.a \
+	    -lsqlite3 $(LDLIBS_CORE)
+
+$(BUILD)/bench/loadgen: bench/loadgen.c bench/meter_model.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpaho-mqtt3as -lpthread
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan): each target for FUZZ_SECONDS (default 60) after
 # replaying tests/fuzz/regressions/; binaries in build-fuzz/. See tests/fuzz/run.sh.

@@ -43,6 +43,9 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 /* Percentiles of committed write transactions, BEGIN to finished COMMIT, in microseconds. */
 void store_commit_latency(const struct store *st, uint64_t *p50_us, uint64_t *p99_us);
+/* Upserts one counter of shadowd/stats (table service_stats), for shadowctl stats. Inside a
+ * transaction when several are saved together. */
+int store_service_stat_set(struct store *st, const char *name, double value, int64_t now);
 /* Registered meters. */
 int store_meter_count(struct store *st, int64_t *count);
 

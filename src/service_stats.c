@@ -50,6 +50,28 @@ cJSON *service_stats_body(struct service *svc, int64_t now)
     return body;
 }
 
+/* Saves every number of the payload (nested ones as "parent.child") in one transaction. */
+static void service_stats_save(struct service *svc, const cJSON *body, int64_t now)
+{
+    char name[128];
+    int rc = store_begin(svc->store);
+    for (const cJSON *item = body->child; rc == STORE_OK && item != NULL; item = item->next) {
+        if (cJSON_IsNumber(item))
+            rc = store_service_stat_set(svc->store, item->string, item->valuedouble, now);
+        for (const cJSON *sub = cJSON_IsObject(item) ? item->child : NULL;
+             rc == STORE_OK && sub != NULL; sub = sub->next) {
+            snprintf(name, sizeof name, "%s.%s", item->string, sub->string);
+            rc = store_service_stat_set(svc->store, name, sub->valuedouble, now);
+        }
+    }
+    if (rc == STORE_OK)
+        rc = store_commit(svc->store);
+    if (rc != STORE_OK) {
+        store_rollback(svc->store);
+        log_msg(LOG_WARN, "store", "saving stats failed error=\"%s\"", store_errmsg(svc->store));
+    }
+}
+
 void service_stats_tick(struct service *svc, int64_t now)
 {
     char topic[TOPIC_MAX];
@@ -59,6 +81,8 @@ void service_stats_tick(struct service *svc, int64_t now)
     if (topic_service(topic, sizeof topic, svc->cfg->topic_root, "shadowd/stats") != 0)
         return;
     cJSON *body = service_stats_body(svc, now);
+    if (body != NULL)
+        service_stats_save(svc, body, now);
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (text != NULL)

@@ -236,6 +236,24 @@ void store_rollback(struct store *st)
         store_run(st, "ROLLBACK", "rollback");
 }
 
+/* ---- Service counters ---------------------------------------------------------------------- */
+
+static const char SQL_STAT_SET[] =
+    "INSERT INTO service_stats (name, value, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+int store_service_stat_set(struct store *st, const char *name, double value, int64_t now)
+{
+    char stamp[ISOTIME_LEN];
+    sqlite3_stmt *s = store_prepare(st, SQL_STAT_SET);
+    if (s == NULL)
+        return STORE_ERROR;
+    if ((sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC) | sqlite3_bind_double(s, 2, value) |
+         sqlite3_bind_text(s, 3, isotime_format(now, stamp), -1, SQLITE_TRANSIENT)) != SQLITE_OK)
+        return store_fail(st, SQLITE_ERROR, "bind");
+    return store_step_done(st, s, "save service stat");
+}
+
 /* ---- Shadow documents ---------------------------------------------------------------------- */
 
 static const char SQL_SHADOW_LOAD[] =

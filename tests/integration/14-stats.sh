@@ -17,4 +17,8 @@ check_json "commit latency percentiles are reported" "$stats" \
     '.commit_latency_p50_us > 0 and .commit_latency_p99_us >= .commit_latency_p50_us'
 next=$(it_next "$(it_mark)" shadowd/stats)
 check_json "stats repeat every interval" "$next" '.received >= 3'
+check_eq "the counters are kept in the database" 2 \
+    "$(it_sql "SELECT value FROM service_stats WHERE name = 'rejected'")"
+check_eq "nested counters are named parent.child" 1 \
+    "$(it_sql "SELECT value FROM service_stats WHERE name = 'rejected_by_code.409'")"
 it_finish
