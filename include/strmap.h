@@ -25,6 +25,10 @@ int strmap_put(struct strmap *m, const char *key, uint64_t value);
 /* Removes key if present. */
 void strmap_remove(struct strmap *m, const char *key);
 
+/* Keeps only the entries whose value is at least min_value (for maps of timestamps: forget the
+ * old ones). O(capacity). Returns 0, or -1 on allocation failure (the map is unchanged). */
+int strmap_retain_at_least(struct strmap *m, uint64_t min_value);
+
 /* FNV-1a over len bytes: the map's hash, also used to fingerprint payloads. */
 uint64_t strmap_hash(const void *data, size_t len);
 

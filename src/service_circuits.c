@@ -94,6 +94,14 @@ void service_circuits_publish_due(struct service *svc, int64_t now)
     struct aggregate_key_set waiting;
     char name[TOPIC_MAX];
     int sent = 0;
+    /* Only publications within the last interval matter to the debounce: forget older ones, or
+     * the map would grow by every bucket ever published. */
+    if (now >= svc->next_bucket_prune) {
+        svc->next_bucket_prune = now + svc->cfg->stats_interval_s;
+        if (strmap_retain_at_least(&svc->bucket_published,
+                                   (uint64_t)(now - svc->cfg->stats_interval_s)) != 0)
+            log_msg(LOG_WARN, "service", "out of memory pruning circuit buckets");
+    }
     if (svc->bucket_pending.count == 0)
         return;
     aggregate_key_set_init(&waiting);

@@ -66,6 +66,7 @@ struct service {
     struct aggregate_key_set bucket_changes; /* circuit buckets changed by the message in hand */
     struct aggregate_key_set bucket_pending; /* committed changes waiting for their debounce */
     struct strmap bucket_published;          /* bucket → Unix seconds of its last publication */
+    int64_t next_bucket_prune;
     char *subscriptions[SERVICE_SUBSCRIPTIONS];
     char status_topic[TOPIC_MAX];
 };

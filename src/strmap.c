@@ -115,3 +115,19 @@ void strmap_remove(struct strmap *m, const char *key)
         }
     }
 }
+
+int strmap_retain_at_least(struct strmap *m, uint64_t min_value)
+{
+    struct strmap kept;
+    strmap_init(&kept);
+    for (size_t i = 0; i < m->cap; i++) {
+        const struct strmap_slot *s = &m->slots[i];
+        if (s->key != NULL && s->value >= min_value && strmap_put(&kept, s->key, s->value) != 0) {
+            strmap_free(&kept);
+            return -1;
+        }
+    }
+    strmap_free(m);
+    *m = kept;
+    return 0;
+}

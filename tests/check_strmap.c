@@ -71,6 +71,25 @@ START_TEST(remove_of_a_missing_key_is_harmless)
 }
 END_TEST
 
+START_TEST(retain_keeps_only_recent_entries)
+{
+    struct strmap m;
+    char key[32];
+    uint64_t v = 0;
+    strmap_init(&m);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "bucket/%d", i);
+        ck_assert_int_eq(strmap_put(&m, key, (uint64_t)i), 0);
+    }
+    ck_assert_int_eq(strmap_retain_at_least(&m, 990), 0);
+    ck_assert_uint_eq(m.count, 10);
+    ck_assert(strmap_get(&m, "bucket/995", &v));
+    ck_assert_uint_eq(v, 995);
+    ck_assert(!strmap_get(&m, "bucket/989", &v));
+    strmap_free(&m);
+}
+END_TEST
+
 START_TEST(hash_is_fnv1a)
 {
     /* FNV-1a 64 of "a" is a published test vector. */
@@ -87,6 +106,7 @@ int main(void)
     tcase_add_test(tc, put_overwrites_without_a_second_key);
     tcase_add_test(tc, many_keys_survive_growth_and_removal);
     tcase_add_test(tc, remove_of_a_missing_key_is_harmless);
+    tcase_add_test(tc, retain_keeps_only_recent_entries);
     tcase_add_test(tc, hash_is_fnv1a);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
