@@ -47,7 +47,7 @@ out=$(ctl --json stats)
 check_json "stats --json: service null, database counted" "$out" \
     '.service == null and .database.meters == 9 and .database.shadows == 0 and .database.events == 0'
 
-printf 'offline_after_s = 20\nlow_balance_gbp = 5.00\n' > "$IT_DIR/shadowd.conf"
+printf 'offline_after_s = 20\nlow_balance_gbp = 5.00\nstats_interval_s = 1\n' > "$IT_DIR/shadowd.conf"
 it_start_shadowd -c "$IT_DIR/shadowd.conf"
 
 # ---- Data: reports and reads batches --------------------------------------------------------
@@ -305,6 +305,15 @@ check_json "stats: figures counted from the database" "$out" \
      and .database.register_reads == $(it_sql 'SELECT count(*) FROM register_reads')
      and .database.events == $(it_sql 'SELECT count(*) FROM meter_event_log')
      and (if $commands == 1 then (.database.commands | has(\"pending\")) else .database.commands == null end)"
+# shadowd stores its counters every stats_interval_s (1 s here).
+for _ in $(seq 1 50); do
+    out=$(ctl stats --json)
+    printf '%s' "$out" | jq -e '.service.counters.accepted >= 5' > /dev/null 2>&1 && break
+    sleep 0.1
+done
+check_json "stats: the counters shadowd stored" "$out" \
+    '.service.counters.received >= .service.counters.accepted and .service.counters.accepted >= 5
+     and (.service.counters | has("commands_sent"))'
 it_sql "INSERT OR REPLACE INTO service_stats (name, value, updated_at) VALUES ('it_probe', 12345, '2026-11-28T09:00:00Z')"
 out=$(ctl stats --json)
 check_json "stats: the service's stored counters" "$out" '.service.counters.it_probe == 12345 and (.service.updated_at | test("Z$"))'
