@@ -38,8 +38,8 @@ void service_handle(struct service *svc, const char *topic, size_t topic_len, co
 
 /* Periodic work, called about once a second. queue_depth is the transport's count of outgoing
  * messages not yet acknowledged, read by the caller without holding any service lock (the MQTT
- * client's lock must never be taken under the service's). Commands are only sent while connected:
- * a publication that fails would otherwise count as an attempt. */
+ * client's lock must never be taken under the service's). Commands, stats and circuit buckets are
+ * only published while connected: a publication that fails would otherwise be lost. */
 void service_tick(struct service *svc, int64_t now, size_t queue_depth, bool connected);
 
 /* The filters to subscribe to (under the topic root); valid for the service's life. */

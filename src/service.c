@@ -308,10 +308,13 @@ void service_tick(struct service *svc, int64_t now, size_t queue_depth, bool con
         svc->next_offline_scan = now + SERVICE_OFFLINE_SCAN_S;
         service_meter_scan_offline(svc, now);
     }
-    if (connected)
+    /* What the timer publishes waits for a connection: a circuit bucket or a command attempt
+     * "sent" while disconnected would be lost, not queued. */
+    if (connected) {
         service_tariffs_tick(svc, now);
-    service_stats_tick(svc, now);
-    service_circuits_publish_due(svc, now);
+        service_stats_tick(svc, now);
+        service_circuits_publish_due(svc, now);
+    }
     service_unlock_and_flush(svc);
 }
 

@@ -83,18 +83,19 @@ it_stop_broker() {
     IT_BROKER_PID=
 }
 
-# it_start_shadowd [extra flags…]: starts shadowd and waits for its retained `online` status.
+# it_start_shadowd [extra flags…]: starts shadowd and waits for its retained `online` status
+# (a new one: not the status a previous instance left behind).
 it_start_shadowd() {
-    local since_before
-    since_before=$(it_status_since)
+    local before
+    before=$(it_status)
     # shellcheck disable=SC2086
     ${SHADOWD_WRAPPER:-} "$SHADOWD_BIN" --broker "tcp://127.0.0.1:$IT_PORT" --db "$IT_DB" \
         --log-level debug "$@" >> "$IT_DIR/shadowd.log" 2>&1 &
     IT_SHADOWD_PID=$!
     for _ in $(seq 1 $((IT_TIMEOUT * 10))); do
-        local since
-        since=$(it_status_since)
-        if [ -n "$since" ] && [ "$since" != "$since_before" ] && grep -q '"online"' "$IT_DIR/status"; then
+        local now
+        now=$(it_status)
+        if grep -q '"online"' "$IT_DIR/status" && { [ "$now" != "$before" ] || ! printf '%s' "$before" | grep -q '"online"'; }; then
             return 0
         fi
         sleep 0.1
@@ -103,10 +104,10 @@ it_start_shadowd() {
     exit 1
 }
 
-# The `since` of the retained status, or nothing.
-it_status_since() {
+# The retained status payload (also left in $IT_DIR/status), or nothing.
+it_status() {
     mosquitto_sub -p "$IT_PORT" -t "${IT_ROOT_PREFIX:-}shadowd/status" -C 1 -W 1 > "$IT_DIR/status" 2> /dev/null
-    jq -r '.since // empty' "$IT_DIR/status" 2> /dev/null
+    cat "$IT_DIR/status"
 }
 
 # Stops shadowd with SIGTERM and returns its exit code.
