@@ -112,7 +112,7 @@ clean:
 -include $(CORE_OBJ:.o=.d) $(EDGE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(BUILD)/main.d $(BUILD)/shadowctl.d $(BUILD)/metersim.d
 
 # Benchmarks (bench/README.md): `make bench` builds them and runs each at a size of minutes.
-BENCH_BIN := $(BUILD)/bench/intervals $(BUILD)/bench/loadgen
+BENCH_BIN := $(BUILD)/bench/intervals $(BUILD)/bench/loadgen $(BUILD)/bench/nodelay.so
 .PHONY: bench
 bench: $(BUILD)/shadowd $(BUILD)/shadowctl $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh
@@ -125,6 +125,10 @@ $(BUILD)/bench/intervals: bench/intervals.c bench/meter_model.h $(STORE_OBJ) $(B
 $(BUILD)/bench/loadgen: bench/loadgen.c bench/meter_model.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpaho-mqtt3as -lpthread
+
+$(BUILD)/bench/nodelay.so: bench/nodelay.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan): each target for FUZZ_SECONDS (default 60) after
 # replaying tests/fuzz/regressions/; binaries in build-fuzz/. See tests/fuzz/run.sh.

@@ -3,7 +3,7 @@
 # relays, and the latency of a report at 25 %, 50 % and 90 % of that maximum.
 #
 #   bench/ingest.sh [--meters "1000 10000"] [--reports N] [--relay-reports N]
-#                   [--latency-s S] [--window W] [--relay-window W]
+#                   [--latency-s S] [--window W] [--relay-window W] [--nodelay]
 #
 # For each fleet size M, on a fresh broker each time:
 #   relay     loadgen publishes N reports and subscribes to them itself (no shadowd running);
@@ -18,16 +18,18 @@
 # move with the load of other processes, CPU per message much less.
 # Windows: mosquitto 2.0 finds a client's message by a linear search of its queue, and Paho 1.3
 # keeps in-flight messages in lists, so deep queues slow both; the defaults are the best of a sweep
-# (bench/RESULTS.md).
+# (bench/RESULTS.md). --nodelay runs shadowd with bench/nodelay.so preloaded (TCP_NODELAY on its
+# broker connection, which Paho does not set): an experiment, to measure Nagle's share.
 . "$(dirname "$0")/lib.sh"
 
 METERS="1000 10000"
 REPORTS=20000
 RELAY_REPORTS=50000
 LATENCY_S=15
-WINDOW=20
+WINDOW=50
 RELAY_WINDOW=10
 STEP=1800
+SHADOWD_WRAPPER=()
 while [ $# -gt 0 ]; do
     case $1 in
     --meters) METERS=$2 ;;
@@ -36,7 +38,12 @@ while [ $# -gt 0 ]; do
     --latency-s) LATENCY_S=$2 ;;
     --window) WINDOW=$2 ;;
     --relay-window) RELAY_WINDOW=$2 ;;
-    *) bench_die "usage: ingest.sh [--meters LIST] [--reports N] [--relay-reports N] [--latency-s S] [--window W] [--relay-window W]" ;;
+    --nodelay)
+        SHADOWD_WRAPPER=(env "LD_PRELOAD=$BENCH_BIN/bench/nodelay.so")
+        shift
+        continue
+        ;;
+    *) bench_die "usage: ingest.sh [--meters LIST] [--reports N] [--relay-reports N] [--latency-s S] [--window W] [--relay-window W] [--nodelay]" ;;
     esac
     shift 2
 done
@@ -87,7 +94,7 @@ service() {
     bench_start_broker
     bench_import "$db" "$m"
     echo "# service: imported $m meters in ${BENCH_IMPORT_S}s"
-    bench_start_shadowd "$db"
+    bench_start_shadowd "$db" "${SHADOWD_WRAPPER[@]}"
     echo "# service: shadowd online ${BENCH_STARTUP_MS} ms after exec; one report per meter first"
     load --mode service --meters "$m" --reports "$m" --window "$WINDOW" --start "$start" > /dev/null
     start=$(after "$m" "$m" "$start")

@@ -70,7 +70,8 @@ bench_free_port() {
 }
 
 # A fresh broker for each measurement: nothing queued from an earlier one, no persistence, the
-# recommended options (no Nagle delay; never drop a slow subscriber's QoS 1 messages).
+# recommended options (no Nagle delay; never drop a slow subscriber's QoS 1 messages), plus any
+# lines in BENCH_BROKER_EXTRA (experiments, e.g. "max_inflight_messages 0").
 bench_start_broker() {
     BENCH_PORT=$(bench_free_port) || bench_die "no free port"
     BENCH_BROKER="tcp://127.0.0.1:$BENCH_PORT"
@@ -80,6 +81,7 @@ allow_anonymous true
 persistence false
 set_tcp_nodelay true
 max_queued_messages 0
+${BENCH_BROKER_EXTRA:-}
 CONF
     mosquitto -c "$BENCH_DIR/mosquitto-bench.conf" >> "$BENCH_DIR/mosquitto.log" 2>&1 &
     BENCH_BROKER_PID=$!

@@ -163,7 +163,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                           .reports = 10000,
                           .start = MODEL_EPOCH + 400 * 86400,
                           .step_s = 1800,
-                          .window = 20,
+                          .window = 50,
                           .timeout_s = 60};
     for (int i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "--") == 0) {
