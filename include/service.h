@@ -19,12 +19,19 @@ struct service;
 typedef int (*service_publish_fn)(void *ctx, const char *topic, const void *payload, size_t len,
                                   bool retained);
 
+/* Sleeps up to ms between attempts at a message the store could not take. It must not return
+ * early to give up: returning from service_handle acknowledges the message. A caller that has to
+ * stop meanwhile ends the process instead, leaving the message unacknowledged. */
+typedef void (*service_wait_fn)(void *ctx, int ms);
+
 struct service_options {
     const struct config *cfg; /* must outlive the service */
     struct store *store;      /* used only under the service's lock */
     service_publish_fn publish;
     void *publish_ctx;
-    int64_t now; /* start time, for uptime */
+    int64_t now;          /* start time, for uptime */
+    service_wait_fn wait; /* NULL: nanosleep */
+    void *wait_ctx;
 };
 
 /* Returns 0 and *out, or -1 (logged). */
@@ -32,9 +39,15 @@ int service_create(const struct service_options *opt, struct service **out);
 void service_destroy(struct service *svc);
 
 /* Handles one inbound message at receive time now (Unix seconds). When it returns, the message's
- * effects are committed (or it was rejected and answered): the caller may acknowledge it. */
+ * effects are committed (or it was rejected and answered): the caller may acknowledge it. While
+ * the store cannot take writes (disk full, locked), it does not return: it retries with backoff,
+ * logs an error, and service_holding is true. */
 void service_handle(struct service *svc, const char *topic, size_t topic_len, const void *payload,
                     size_t len, int64_t now);
+
+/* True while service_handle holds a message for the store. The receive thread is then inside the
+ * MQTT client's callback, holding the client's lock: the main loop must not call the client. */
+bool service_holding(const struct service *svc);
 
 /* Periodic work, called about once a second. queue_depth is the transport's count of outgoing
  * messages not yet acknowledged, read by the caller without holding any service lock (the MQTT

@@ -33,6 +33,11 @@ int store_open(const struct store_options *opt, struct store **out, char *err, s
 void store_close(struct store *st);
 /* The last error's text; valid until the next call on st. */
 const char *store_errmsg(const struct store *st);
+/* True when a call since the last store_failure_reset failed because the database cannot take
+ * writes for now (disk full, locked beyond the busy timeout, an I/O or permission error, no
+ * memory) rather than because of the work itself: the same work should be retried, not refused. */
+bool store_unavailable(const struct store *st);
+void store_failure_reset(struct store *st);
 /* The schema version the file is at (PRAGMA user_version) and the one this build carries. */
 int store_schema_version(struct store *st);
 int store_schema_latest(void);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -38,6 +39,26 @@ static void shadowd_on_connected(void *ctx)
     service_announce_online(d->service, (int64_t)time(NULL));
 }
 
+/* A stop while a message is held for the store (see service_handle): returning from the MQTT
+ * callback would acknowledge it, and a clean shutdown needs the client's lock, which the held
+ * callback owns. So the process ends here; the broker keeps the message for the next start. */
+static void shadowd_exit_holding(void)
+{
+    log_msg(LOG_ERROR, "shadowd",
+            "stopping while the store cannot write: the message in hand stays unacknowledged");
+    _exit(1);
+}
+
+/* Between attempts at a held message: sleeps, but still takes a stop signal. */
+static void shadowd_hold_wait(void *ctx, int ms)
+{
+    const sigset_t *stop_signals = ctx;
+    struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    int sig = sigtimedwait(stop_signals, NULL, &pause);
+    if (sig == SIGTERM || sig == SIGINT)
+        shadowd_exit_holding();
+}
+
 static int shadowd_publish(void *ctx, const char *topic, const void *payload, size_t len,
                            bool retained)
 {
@@ -65,7 +86,7 @@ static int shadowd_read_password(const char *path, char **out)
     return *out ? 0 : -1;
 }
 
-static int shadowd_start(struct shadowd *d)
+static int shadowd_start(struct shadowd *d, sigset_t *stop_signals)
 {
     char err[256];
     struct store_options so = {.path = d->cfg.db,
@@ -77,7 +98,9 @@ static int shadowd_start(struct shadowd *d)
         log_msg(LOG_ERROR, "store", "open failed db=%s error=\"%s\"", d->cfg.db, err);
         return -1;
     }
-    struct service_options svo = {&d->cfg, d->store, shadowd_publish, d, (int64_t)time(NULL)};
+    struct service_options svo = {
+        &d->cfg,           d->store,    shadowd_publish, d, (int64_t)time(NULL),
+        shadowd_hold_wait, stop_signals};
     if (service_create(&svo, &d->service) != 0)
         return -1;
     d->will = service_status_payload(false, -1);
@@ -111,10 +134,14 @@ static void shadowd_loop(struct shadowd *d, const sigset_t *stop_signals)
     struct timespec tick = {0, 200 * 1000 * 1000};
     for (;;) {
         int sig = sigtimedwait(stop_signals, NULL, &tick);
+        if ((sig == SIGTERM || sig == SIGINT) && service_holding(d->service))
+            shadowd_exit_holding();
         if (sig == SIGTERM || sig == SIGINT) {
             log_msg(LOG_INFO, "shadowd", "stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
             return;
         }
+        if (service_holding(d->service))
+            continue; /* the MQTT client's lock is the held callback's */
         int64_t now = (int64_t)time(NULL);
         transport_poll(d->transport, now);
         service_tick(d->service, now, transport_pending(d->transport),
@@ -174,7 +201,7 @@ int main(int argc, char **argv)
     }
     if (log_level_parse(d.cfg.log_level, &level) == 0)
         log_set_level(level);
-    if (shadowd_signals(&stop_signals) != 0 || shadowd_start(&d) != 0) {
+    if (shadowd_signals(&stop_signals) != 0 || shadowd_start(&d, &stop_signals) != 0) {
         shadowd_stop(&d);
         return 1;
     }

@@ -7,11 +7,13 @@
 #include "service.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "isotime.h"
 #include "log.h"
@@ -49,6 +51,16 @@ void service_post(struct service *svc, const char *topic, const char *payload, s
     out->payload_len = len;
     out->retained = retained;
     box->count++;
+}
+
+/* Drops what was queued after the first count items (a held attempt answers nothing). */
+static void service_outbox_truncate(struct service *svc, size_t count)
+{
+    struct service_outbox *box = &svc->outbox;
+    for (; box->count > count; box->count--) {
+        free(box->items[box->count - 1].topic);
+        free(box->items[box->count - 1].payload);
+    }
 }
 
 /* Releases the lock, then sends what the work in hand queued, in order. */
@@ -135,9 +147,15 @@ void service_reject(struct service *svc, const struct service_msg *m, const stru
     service_publish_json(svc, m->serial, suffix, body);
 }
 
-void service_internal_failure(struct service *svc, const struct service_msg *m, const char *what)
+void service_internal_failure(struct service *svc, struct service_msg *m, const char *what)
 {
     struct api_error err;
+    if (store_unavailable(svc->store)) {
+        m->held = true;
+        log_msg(LOG_DEBUG, "store", "%s serial=%s error=\"%s\" (held)", what, m->serial,
+                store_errmsg(svc->store));
+        return;
+    }
     log_msg(LOG_ERROR, "store", "%s serial=%s error=\"%s\"", what, m->serial,
             store_errmsg(svc->store));
     api_error_set(&err, 500, "Internal failure");
@@ -270,28 +288,101 @@ static void service_dispatch(struct service *svc, struct service_msg *m, const v
     request_free(&m->request);
 }
 
-void service_handle(struct service *svc, const char *topic, size_t topic_len, const void *payload,
-                    size_t len, int64_t now)
+/* One attempt at a message, under the lock. Returns true when the store could not take it. */
+static bool service_attempt(struct service *svc, const char *topic, size_t topic_len,
+                            const void *payload, size_t len, int64_t now)
 {
     struct topic_parsed tp;
+    if (topic_parse(svc->cfg->topic_root, topic, topic_len, &tp) != 0) {
+        svc->stats.ignored++;
+        log_msg(LOG_DEBUG, "service", "ignored topic=%.*s", (int)topic_len, topic);
+        return false;
+    }
+    if (!tp.serial_valid) {
+        service_reject_serial(svc, &tp, now);
+        return false;
+    }
+    struct service_msg m = {.action = tp.action, .now = now};
+    memcpy(m.serial, tp.serial, tp.serial_len);
+    m.serial[tp.serial_len] = '\0';
+    store_failure_reset(svc->store);
+    size_t queued = svc->outbox.count;
+    service_dispatch(svc, &m, payload, len);
+    if (m.held)
+        service_outbox_truncate(svc, queued);
+    return m.held;
+}
+
+static void service_lock_fairly(struct service *svc)
+{
     /* A mutex is not fair: under a steady stream of messages the receive thread would take the
      * lock again and again and the timer (offline scan, retries, stats) would starve. */
     while (atomic_load(&svc->timer_waiting))
         sched_yield();
     pthread_mutex_lock(&svc->lock);
+}
+
+#define SERVICE_HOLD_FIRST_MS 100
+#define SERVICE_HOLD_MAX_MS 5000
+#define SERVICE_HOLD_REMIND_S 60
+
+static void service_hold_wait(struct service *svc, int ms)
+{
+    if (svc->wait != NULL) {
+        svc->wait(svc->wait_ctx, ms);
+        return;
+    }
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* A store that cannot write (disk full, a lock held beyond the busy timeout) must not cost the
+ * message: answering 500 would let the MQTT client acknowledge it, and the report would be gone.
+ * So the message is held: this callback does not return, the client does not acknowledge it, and
+ * the broker keeps everything behind it in the service's persistent session. It is tried again
+ * with backoff until the store takes it. Nothing else is handled, and nothing can be sent: the
+ * client's lock is the callback's. So the log says it, and a hold longer than 1.5 keepalives
+ * shows as the Last Will (offline) when the broker drops the silent connection; the held message
+ * then comes again after the reconnect. */
+void service_handle(struct service *svc, const char *topic, size_t topic_len, const void *payload,
+                    size_t len, int64_t now)
+{
+    int wait_ms = SERVICE_HOLD_FIRST_MS;
+    int64_t held_since = 0, remind_at = 0;
+    service_lock_fairly(svc);
     svc->stats.received++;
-    if (topic_parse(svc->cfg->topic_root, topic, topic_len, &tp) != 0) {
-        svc->stats.ignored++;
-        log_msg(LOG_DEBUG, "service", "ignored topic=%.*s", (int)topic_len, topic);
-    } else if (!tp.serial_valid) {
-        service_reject_serial(svc, &tp, now);
-    } else {
-        struct service_msg m = {.action = tp.action, .now = now};
-        memcpy(m.serial, tp.serial, tp.serial_len);
-        m.serial[tp.serial_len] = '\0';
-        service_dispatch(svc, &m, payload, len);
+    while (service_attempt(svc, topic, topic_len, payload, len, now)) {
+        int64_t t = (int64_t)time(NULL);
+        if (held_since == 0) {
+            held_since = t;
+            remind_at = t + SERVICE_HOLD_REMIND_S;
+            svc->stats.store_waits++;
+            atomic_store(&svc->holding, true);
+            log_msg(LOG_ERROR, "store",
+                    "cannot write: holding topic=%.*s unacknowledged, retrying error=\"%s\"",
+                    (int)topic_len, topic, store_errmsg(svc->store));
+        } else if (t >= remind_at) {
+            remind_at = t + SERVICE_HOLD_REMIND_S;
+            log_msg(LOG_ERROR, "store", "still cannot write after %llds error=\"%s\"",
+                    (long long)(t - held_since), store_errmsg(svc->store));
+        }
+        service_unlock_and_flush(svc);
+        service_hold_wait(svc, wait_ms);
+        wait_ms = wait_ms * 2 > SERVICE_HOLD_MAX_MS ? SERVICE_HOLD_MAX_MS : wait_ms * 2;
+        service_lock_fairly(svc);
+    }
+    if (held_since != 0) {
+        log_msg(LOG_WARN, "store", "writable again after %llds; held message handled",
+                (long long)((int64_t)time(NULL) - held_since));
+        atomic_store(&svc->holding, false);
     }
     service_unlock_and_flush(svc);
+}
+
+bool service_holding(const struct service *svc)
+{
+    return atomic_load(&svc->holding);
 }
 
 /* ---- Timers -------------------------------------------------------------------------------- */
@@ -400,6 +491,8 @@ int service_create(const struct service_options *opt, struct service **out)
     svc->store = opt->store;
     svc->publish = opt->publish;
     svc->publish_ctx = opt->publish_ctx;
+    svc->wait = opt->wait;
+    svc->wait_ctx = opt->wait_ctx;
     svc->started = opt->now;
     strmap_init(&svc->last_delta);
     strmap_init(&svc->bucket_published);

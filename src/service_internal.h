@@ -33,6 +33,7 @@ struct service_stats {
     uint64_t received, accepted, rejected, ignored;
     uint64_t rejected_by_code[7]; /* 400, 403, 404, 409, 413, 415, 500 */
     uint64_t commands_sent, commands_confirmed, commands_failed; /* SPEC §8: cumulative */
+    uint64_t store_waits; /* messages held because the store could not take them */
 };
 
 /* A publication waiting for the service's lock to be released (see service_post). */
@@ -53,6 +54,9 @@ struct service {
     struct store *store;
     service_publish_fn publish;
     void *publish_ctx;
+    service_wait_fn wait;
+    void *wait_ctx;
+    atomic_bool holding; /* a message waits for the store (see service_handle) */
     pthread_mutex_t lock;
     atomic_int timer_waiting;     /* the timer wants the lock: message handling steps aside */
     struct service_outbox outbox; /* publications of the work in hand, sent after unlocking */
@@ -88,6 +92,7 @@ struct service_msg {
     const struct request *req; /* &request once decoded; NULL before */
     struct service_event events[SERVICE_EVENTS_MAX];
     size_t event_count;
+    bool held; /* the store could not take it: not answered, to be tried again */
 };
 
 /* ---- service.c: responses and events ---- */
@@ -105,8 +110,9 @@ void service_publish_json(struct service *svc, const char *serial, const char *s
 void service_stamp(struct cJSON *obj, const struct service_msg *m);
 /* Answers err on meters/{serial}/{action}/rejected, counted and logged. */
 void service_reject(struct service *svc, const struct service_msg *m, const struct api_error *err);
-/* Logs the store's error and answers 500 Internal failure. */
-void service_internal_failure(struct service *svc, const struct service_msg *m, const char *what);
+/* Logs the store's error and answers 500 Internal failure; or, when the store is only unavailable
+ * for now (full, locked), marks the message held and answers nothing. */
+void service_internal_failure(struct service *svc, struct service_msg *m, const char *what);
 /* Ends a failed transaction: rolls back, drops queued events, answers err (a 500 is logged with
  * the store's error and what was being done). */
 void service_abort(struct service *svc, struct service_msg *m, const struct api_error *err,

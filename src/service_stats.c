@@ -42,6 +42,7 @@ cJSON *service_stats_body(struct service *svc, int64_t now)
     cJSON_AddNumberToObject(body, "commands_sent", (double)st->commands_sent);
     cJSON_AddNumberToObject(body, "commands_confirmed", (double)st->commands_confirmed);
     cJSON_AddNumberToObject(body, "commands_failed", (double)st->commands_failed);
+    cJSON_AddNumberToObject(body, "store_waits", (double)st->store_waits);
     cJSON_AddNumberToObject(body, "queue_depth", (double)atomic_load(&svc->queue_depth));
     cJSON_AddNumberToObject(body, "pending_circuit_buckets", (double)svc->bucket_pending.count);
     cJSON_AddNumberToObject(body, "commit_latency_p50_us", (double)p50);

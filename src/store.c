@@ -19,10 +19,32 @@ extern const char *const store_migrations[];
 
 /* ---- Errors -------------------------------------------------------------------------------- */
 
+/* Failures that say nothing about the work itself: the same transaction can succeed once space,
+ * the lock, the disk or memory comes back. */
+static bool store_failure_is_transient(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int store_fail(struct store *st, int rc, const char *what)
 {
     snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", what,
              st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+    /* Sticky until reset: the rollback that follows a failed write may fail for its own reason
+     * ("no transaction is active" after SQLite rolled back by itself). */
+    st->unavailable = st->unavailable || store_failure_is_transient(rc);
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -37,6 +59,16 @@ int store_fail(struct store *st, int rc, const char *what)
 const char *store_errmsg(const struct store *st)
 {
     return st->errmsg;
+}
+
+bool store_unavailable(const struct store *st)
+{
+    return st->unavailable;
+}
+
+void store_failure_reset(struct store *st)
+{
+    st->unavailable = false;
 }
 
 sqlite3_stmt *store_prepare(struct store *st, const char *sql)

@@ -24,6 +24,7 @@ struct store {
     sqlite3 *db;
     struct store_cached_stmt cache[STORE_STMT_CACHE];
     char errmsg[256];
+    bool unavailable;           /* see store_unavailable */
     struct timespec began;      /* when the open write transaction began */
     struct latency_hist txn_us; /* BEGIN to finished COMMIT, microseconds */
 };
