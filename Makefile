@@ -99,10 +99,10 @@ valgrind: all
 	    tests/integration/run.sh
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/fuzz/*.c
+	clang-format -i src/*.c src/*.h include/*.h tests/*.c tests/fuzz/*.c tests/faults/*.c
 
 lint:
-	clang-format --dry-run --Werror src/*.c src/*.h include/*.h tests/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h include/*.h tests/*.c tests/fuzz/*.c tests/faults/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude src tests
 
@@ -117,6 +117,11 @@ BENCH_BIN := $(BUILD)/bench/intervals $(BUILD)/bench/loadgen $(BUILD)/bench/node
 bench: $(BUILD)/shadowd $(BUILD)/shadowctl $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh
 
+# An hour of metersim load with shadowd's memory sampled each minute (not part of the tests).
+.PHONY: soak
+soak: $(BUILD)/shadowd $(BUILD)/shadowctl $(BUILD)/metersim $(BENCH_BIN)
+	BUILD=$(BUILD) bench/soak.sh $(SOAK_ARGS)
+
 $(BUILD)/bench/intervals: bench/intervals.c bench/meter_model.h $(STORE_OBJ) $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(BUILD)/libcore.a \
@@ -127,6 +132,16 @@ $(BUILD)/bench/loadgen: bench/loadgen.c bench/meter_model.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpaho-mqtt3as -lpthread
 
 $(BUILD)/bench/nodelay.so: bench/nodelay.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
+
+# Fault tests (tests/faults/run.sh): kill -9, broker restart, full disk, locked database, under
+# metersim load; everything the broker acknowledged must be in the history exactly once.
+.PHONY: faults
+faults: $(BUILD)/shadowd $(BUILD)/shadowctl $(BUILD)/metersim $(BUILD)/faults/enospc.so
+	BUILD=$(BUILD) bash tests/faults/run.sh
+
+$(BUILD)/faults/enospc.so: tests/faults/enospc.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 

@@ -33,12 +33,7 @@ check_json "kill -9 leaves the Last Will: offline without since" "$status" \
 it_start_shadowd
 it_stop_broker
 sleep 1
-it_start_broker_again() {
-    mosquitto -c "$IT_DIR/mosquitto.conf" >> "$IT_DIR/mosquitto.log" 2>&1 &
-    IT_BROKER_PID=$!
-    for _ in $(seq 1 50); do (exec 3<> "/dev/tcp/127.0.0.1/$IT_PORT") 2> /dev/null && return 0; sleep 0.1; done
-}
-it_start_broker_again
+it_restart_broker
 it_start_recorder
 get=""
 for _ in $(seq 1 40); do

@@ -67,6 +67,8 @@ persistence true
 persistence_location $IT_DIR/
 set_tcp_nodelay true
 max_queued_messages 0
+# Run as root, mosquitto would switch to its own user and could not save its persistence here.
+user $(id -un)
 CONF
     mosquitto -c "$IT_DIR/mosquitto.conf" >> "$IT_DIR/mosquitto.log" 2>&1 &
     IT_BROKER_PID=$!
@@ -75,6 +77,18 @@ CONF
         sleep 0.1
     done
     it_log "mosquitto did not start"; cat "$IT_DIR/mosquitto.log" >&2
+    exit 1
+}
+
+# Starts the broker again on the same port and configuration (its persistence included).
+it_restart_broker() {
+    mosquitto -c "$IT_DIR/mosquitto.conf" >> "$IT_DIR/mosquitto.log" 2>&1 &
+    IT_BROKER_PID=$!
+    for _ in $(seq 1 50); do
+        (exec 3<> "/dev/tcp/127.0.0.1/$IT_PORT") 2> /dev/null && return 0
+        sleep 0.1
+    done
+    it_log "mosquitto did not start again"
     exit 1
 }
 
@@ -126,6 +140,8 @@ it_start_recorder() {
     local filters=()
     local f
     for f in "${@:-meters/#}"; do filters+=(-t "$f"); done
+    # A recorder started again (after a broker restart) replaces the old one, which reconnects.
+    [ -n "${IT_RECORDER_PID:-}" ] && kill "$IT_RECORDER_PID" 2> /dev/null
     : > "$IT_DIR/sub.log"
     mosquitto_sub -p "$IT_PORT" -q 1 -v "${filters[@]}" >> "$IT_DIR/sub.log" 2> /dev/null &
     IT_RECORDER_PID=$!
