@@ -111,6 +111,13 @@ bool aggregate_register_complete(const struct aggregate_register_value *v);
 void aggregate_hh_add(struct aggregate_sum *s, const struct aggregate_register_value *v);
 /* Complete when at least one register is mapped and every mapped one is complete. */
 void aggregate_hh_finish(struct aggregate_sum *s);
+/* Replaces one mapped register's value in a finished half-hour sum (parts and complete_parts
+ * as stored with it): the same result as folding every register again with after in place of
+ * before, at the cost of one register. Returns false when the result cannot be a sum of the
+ * mapped registers (a count out of range: the sum's parts are stale, e.g. the mapping changed),
+ * and then the half-hour must be folded again from its registers. */
+bool aggregate_hh_replace(struct aggregate_sum *s, const struct aggregate_register_value *before,
+                          const struct aggregate_register_value *after);
 
 /* Folds one stored HH bucket of the day; a bucket with registers > 0 holds a value. */
 void aggregate_day_add(struct aggregate_sum *s, const struct aggregate_bucket *hh);

@@ -44,13 +44,21 @@ int store_register_read(struct store *st, const char *register_id, enum store_fl
                         const struct tzone *tz, struct aggregate_key_set *changes,
                         struct store_read_result *out);
 
-/* Recomputes, from their parts, the circuit HH buckets of every circuit register_id maps to at
- * each of the n period starts (borrowed), then the local days and months holding the rewritten
- * buckets. store_register_read calls it for the periods it changed. Adds rewritten buckets to
- * changes (NULL: not wanted). */
-int store_circuit_periods_changed(struct store *st, const char *register_id, const int64_t *starts,
-                                  size_t n, const struct tzone *tz,
-                                  struct aggregate_key_set *changes);
+/* One register period that changed: its flow's value before (absent when new) and after. */
+struct store_period_change {
+    int64_t start;
+    enum store_flow flow;
+    struct aggregate_flow_value before, after;
+};
+
+/* Moves the circuit HH buckets of every circuit register_id maps to at each changed period by the
+ * register's difference (or folds a bucket again from its registers when it is new or its parts
+ * are unknown), then recomputes the local days and months holding the rewritten buckets.
+ * store_register_read calls it for the periods it changed, after saving them. Adds rewritten
+ * buckets to changes (NULL: not wanted). */
+int store_circuit_periods_changed(struct store *st, const char *register_id,
+                                  const struct store_period_change *changed, size_t n,
+                                  const struct tzone *tz, struct aggregate_key_set *changes);
 
 /* Recomputes circuit_id's HH buckets over periods in [from, to) — each one held, and each one a
  * register now mapped to the circuit (for any time) holds a value for — then their days and

@@ -94,21 +94,40 @@ bool aggregate_register_complete(const struct aggregate_register_value *v)
     return any;
 }
 
-void aggregate_hh_add(struct aggregate_sum *s, const struct aggregate_register_value *v)
+/* Adds (sign 1) or takes out (sign -1) what one register's value puts into a half-hour. */
+static void hh_contribute(struct aggregate_sum *s, const struct aggregate_register_value *v,
+                          int sign)
 {
     struct aggregate_bucket *b = &s->bucket;
-    s->parts++;
     if (v->flow[0].present)
-        b->import_mwh += v->flow[0].mwh;
+        b->import_mwh += sign * v->flow[0].mwh;
     if (v->flow[1].present)
-        b->export_mwh += v->flow[1].mwh;
+        b->export_mwh += sign * v->flow[1].mwh;
     if (v->flow[0].present || v->flow[1].present) {
-        b->registers++;
+        b->registers += sign;
         if (aggregate_register_quality(v) != INTERVAL_ACTUAL)
-            b->estimated++;
+            b->estimated += sign;
     }
     if (aggregate_register_complete(v))
-        s->complete_parts++;
+        s->complete_parts += sign;
+}
+
+void aggregate_hh_add(struct aggregate_sum *s, const struct aggregate_register_value *v)
+{
+    s->parts++;
+    hh_contribute(s, v, 1);
+}
+
+bool aggregate_hh_replace(struct aggregate_sum *s, const struct aggregate_register_value *before,
+                          const struct aggregate_register_value *after)
+{
+    hh_contribute(s, before, -1);
+    hh_contribute(s, after, 1);
+    aggregate_hh_finish(s);
+    const struct aggregate_bucket *b = &s->bucket;
+    return b->import_mwh >= 0 && b->export_mwh >= 0 && b->registers >= 0 &&
+           b->registers <= s->parts && b->estimated >= 0 && b->estimated <= b->registers &&
+           s->complete_parts >= 0 && s->complete_parts <= s->parts;
 }
 
 void aggregate_hh_finish(struct aggregate_sum *s)

@@ -58,6 +58,12 @@ static const char SQL_MONTH_PARTS[] = "SELECT " DAY_COLUMNS " FROM circuit_daily
 
 static const char SQL_HH_LOAD[] =
     "SELECT " HH_COLUMNS " FROM circuit_hh WHERE circuit_id = ?1 AND start = ?2";
+/* The same with what the half-hour was folded from (columns 8 and 9; NULL when unknown). */
+static const char SQL_HH_STATE[] = "SELECT " HH_COLUMNS ", mapped_registers, complete_registers"
+                                   " FROM circuit_hh WHERE circuit_id = ?1 AND start = ?2";
+/* One flow of one register period. */
+static const char SQL_PERIOD_FLOW[] = "SELECT mwh, quality, complete FROM register_periods"
+                                      " WHERE register_id = ?1 AND flow = ?2 AND start = ?3";
 static const char SQL_DAY_LOAD[] =
     "SELECT " DAY_COLUMNS " FROM circuit_daily WHERE circuit_id = ?1 AND day = ?2";
 static const char SQL_MONTH_LOAD[] =
@@ -67,13 +73,17 @@ static const char SQL_MONTH_LOAD[] =
     " days_in_month, complete, revision FROM circuit_monthly WHERE circuit_id = ?1 AND month = ?2";
 
 /* Parameters: ?1 circuit, ?2 start or label, then ?3 … ?10 in the column layout's order; each
- * statement uses the ones its table has. */
+ * statement uses the ones its table has. A half-hour also keeps ?11 mapped and ?12 complete
+ * registers. */
 static const char SQL_HH_SAVE[] =
     "INSERT INTO circuit_hh (circuit_id, start, import_mwh, export_mwh, registers, estimated,"
-    " complete, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9, ?10)"
+    " complete, revision, mapped_registers, complete_registers)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9, ?10, ?11, ?12)"
     " ON CONFLICT (circuit_id, start) DO UPDATE SET import_mwh = excluded.import_mwh,"
     " export_mwh = excluded.export_mwh, registers = excluded.registers,"
-    " estimated = excluded.estimated, complete = excluded.complete, revision = excluded.revision";
+    " estimated = excluded.estimated, complete = excluded.complete, revision = excluded.revision,"
+    " mapped_registers = excluded.mapped_registers,"
+    " complete_registers = excluded.complete_registers";
 static const char SQL_DAY_SAVE[] =
     "INSERT INTO circuit_daily (circuit_id, day, import_mwh, export_mwh, hh_count, complete,"
     " revision) VALUES (?1, ?2, ?3, ?4, ?7, ?9, ?10)"
@@ -149,19 +159,22 @@ int store_circuit_bucket_load(struct store *st, const struct aggregate_key *key,
 }
 
 static int bucket_save(struct store *st, const struct aggregate_key *key,
-                       const struct aggregate_bucket *b)
+                       const struct aggregate_sum *sum)
 {
+    const struct aggregate_bucket *b = &sum->bucket;
     sqlite3_stmt *s = store_prepare(st, SQL_SAVE[key->kind]);
     if (s == NULL)
         return STORE_ERROR;
     int rc = bind_key(st, s, key);
     if (rc != STORE_OK)
         return rc;
-    if ((sqlite3_bind_int64(s, 3, b->import_mwh) | sqlite3_bind_int64(s, 4, b->export_mwh) |
+    rc = sqlite3_bind_int64(s, 3, b->import_mwh) | sqlite3_bind_int64(s, 4, b->export_mwh) |
          sqlite3_bind_int(s, 5, b->registers) | sqlite3_bind_int(s, 6, b->estimated) |
          sqlite3_bind_int(s, 7, b->hh_count) | sqlite3_bind_int(s, 8, b->days_in_month) |
-         sqlite3_bind_int(s, 9, b->complete ? 1 : 0) | sqlite3_bind_int64(s, 10, b->revision)) !=
-        SQLITE_OK)
+         sqlite3_bind_int(s, 9, b->complete ? 1 : 0) | sqlite3_bind_int64(s, 10, b->revision);
+    if (key->kind == AGGREGATE_HH)
+        rc |= sqlite3_bind_int(s, 11, sum->parts) | sqlite3_bind_int(s, 12, sum->complete_parts);
+    if (rc != SQLITE_OK)
         return store_fail(st, SQLITE_ERROR, "bind circuit bucket");
     return store_step_done(st, s, "save circuit bucket");
 }
@@ -172,10 +185,13 @@ struct revise_rule {
     bool changed; /* some part of it changed: write it even when its values come out the same */
 };
 
+/* A bucket recomputed because one of its parts was rewritten. */
+static const struct revise_rule PART_CHANGED = {true, true};
+
 /* Writes a recomputed bucket at the next revision, per rule, and records it in changes; *written
  * says whether it was. */
 static int bucket_revise(struct store *st, const struct aggregate_key *key,
-                         struct aggregate_bucket *fresh, struct revise_rule rule,
+                         struct aggregate_sum *fresh, struct revise_rule rule,
                          struct aggregate_key_set *changes, bool *written)
 {
     struct aggregate_bucket held;
@@ -184,9 +200,9 @@ static int bucket_revise(struct store *st, const struct aggregate_key *key,
     int rc = store_circuit_bucket_load(st, key, &held, &found);
     if (rc != STORE_OK)
         return rc;
-    if (found ? !rule.changed && aggregate_bucket_same(&held, fresh) : !rule.create)
+    if (found ? !rule.changed && aggregate_bucket_same(&held, &fresh->bucket) : !rule.create)
         return STORE_OK;
-    fresh->revision = aggregate_next_revision(found ? held.revision : 0);
+    fresh->bucket.revision = aggregate_next_revision(found ? held.revision : 0);
     rc = bucket_save(st, key, fresh);
     *written = rc == STORE_OK;
     if (rc == STORE_OK && changes != NULL && aggregate_key_set_add(changes, key) < 0)
@@ -246,24 +262,34 @@ static int hh_sum(struct store *st, const struct aggregate_key *key, struct aggr
     return rc;
 }
 
-/* Recomputes one circuit half-hour and notes its day in days when it was rewritten. A half-hour
- * is created only once a register holds a value for it; a held one is rewritten when a part
- * changed (part_changed) or its values differ, so a narrowed mapping can empty it. */
+/* The keys of a circuit half-hour and of the local day holding it. */
+static int hh_keys(struct store *st, const char *circuit_id, int64_t start, const struct tzone *tz,
+                   struct aggregate_key *key, struct aggregate_key *day_key)
+{
+    struct aggregate_span day;
+    if (aggregate_key_make(AGGREGATE_HH, circuit_id, start, NULL, key) != 0 ||
+        aggregate_day_of(tz, start, &day) != 0 ||
+        aggregate_key_make(AGGREGATE_DAY, circuit_id, 0, &day, day_key) != 0)
+        return fail_msg(st, "circuit half-hour: circuit id too long or date out of range");
+    return STORE_OK;
+}
+
+/* Recomputes one circuit half-hour from all its registers and notes its day in days when it was
+ * rewritten. A half-hour is created only once a register holds a value for it; a held one is
+ * rewritten when a part changed (part_changed) or its values differ, so a narrowed mapping can
+ * empty it. */
 static int hh_refresh(struct store *st, const char *circuit_id, int64_t start, bool part_changed,
                       const struct tzone *tz, struct aggregate_key_set *changes,
                       struct aggregate_key_set *days)
 {
     struct aggregate_key key, day_key;
-    struct aggregate_span day;
     struct aggregate_sum sum;
     bool written = false;
-    if (aggregate_key_make(AGGREGATE_HH, circuit_id, start, NULL, &key) != 0 ||
-        aggregate_day_of(tz, start, &day) != 0 ||
-        aggregate_key_make(AGGREGATE_DAY, circuit_id, 0, &day, &day_key) != 0)
-        return fail_msg(st, "circuit half-hour: circuit id too long or date out of range");
-    int rc = hh_sum(st, &key, &sum);
+    int rc = hh_keys(st, circuit_id, start, tz, &key, &day_key);
     if (rc == STORE_OK)
-        rc = bucket_revise(st, &key, &sum.bucket,
+        rc = hh_sum(st, &key, &sum);
+    if (rc == STORE_OK)
+        rc = bucket_revise(st, &key, &sum,
                            (struct revise_rule){sum.bucket.registers > 0, part_changed}, changes,
                            &written);
     if (rc == STORE_OK && written && aggregate_key_set_add(days, &day_key) < 0)
@@ -271,10 +297,86 @@ static int hh_refresh(struct store *st, const char *circuit_id, int64_t start, b
     return rc;
 }
 
-/* ---- Days and months ----------------------------------------------------------------------- */
+/* A held half-hour with what it was folded from; *usable is false when there is none or its parts
+ * are unknown. */
+static int hh_state_load(struct store *st, const struct aggregate_key *key,
+                         struct aggregate_sum *sum, bool *usable)
+{
+    aggregate_sum_init(sum);
+    *usable = false;
+    sqlite3_stmt *s = store_prepare(st, SQL_HH_STATE);
+    if (s == NULL)
+        return STORE_ERROR;
+    int rc = bind_key(st, s, key);
+    int step = rc == STORE_OK ? sqlite3_step(s) : SQLITE_DONE;
+    if (step == SQLITE_ROW) {
+        bucket_from_row(s, &sum->bucket);
+        sum->parts = sqlite3_column_int(s, 8);
+        sum->complete_parts = sqlite3_column_int(s, 9);
+        *usable =
+            sqlite3_column_type(s, 8) != SQLITE_NULL && sqlite3_column_type(s, 9) != SQLITE_NULL;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(st, step, "load circuit half-hour");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
 
-/* A day or month is recomputed only because one of its parts was rewritten. */
-static const struct revise_rule PART_CHANGED = {true, true};
+/* The value register_id holds now for the other flow than change's, in the same period. */
+static int other_flow_load(struct store *st, const char *register_id,
+                           const struct store_period_change *change, struct aggregate_flow_value *v)
+{
+    memset(v, 0, sizeof *v);
+    sqlite3_stmt *s = store_prepare(st, SQL_PERIOD_FLOW);
+    if (s == NULL)
+        return STORE_ERROR;
+    const char *other = change->flow == STORE_FLOW_IMPORT ? "export" : "import";
+    if ((sqlite3_bind_text(s, 1, register_id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(s, 2, other, -1, SQLITE_STATIC) |
+         sqlite3_bind_int64(s, 3, change->start)) != SQLITE_OK)
+        return store_fail(st, SQLITE_ERROR, "bind register period");
+    int rc = STORE_OK, step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        rc = flow_from_row(st, s, 0, v);
+    else if (step != SQLITE_DONE)
+        rc = store_fail(st, step, "load register period");
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Moves circuit_id's half-hour at change->start by what register_id's change adds or takes away,
+ * instead of folding every register of the circuit again: the cost of one register, whatever the
+ * circuit's size. A half-hour that is new, whose parts are unknown, or that the change cannot be a
+ * difference of (a mapping changed since it was folded) is folded again. */
+static int hh_apply(struct store *st, const char *circuit_id, const char *register_id,
+                    const struct store_period_change *change, const struct tzone *tz,
+                    struct aggregate_key_set *changes, struct aggregate_key_set *days)
+{
+    struct aggregate_key key, day_key;
+    struct aggregate_sum sum;
+    struct aggregate_register_value before, after;
+    bool usable = false, written = false;
+    memset(&before, 0, sizeof before);
+    int f = change->flow == STORE_FLOW_IMPORT ? 0 : 1;
+    int rc = hh_keys(st, circuit_id, change->start, tz, &key, &day_key);
+    if (rc == STORE_OK)
+        rc = hh_state_load(st, &key, &sum, &usable);
+    if (rc == STORE_OK && usable)
+        rc = other_flow_load(st, register_id, change, &before.flow[1 - f]);
+    if (rc != STORE_OK)
+        return rc;
+    after.flow[1 - f] = before.flow[1 - f];
+    before.flow[f] = change->before;
+    after.flow[f] = change->after;
+    if (!usable || !aggregate_hh_replace(&sum, &before, &after))
+        return hh_refresh(st, circuit_id, change->start, true, tz, changes, days);
+    rc = bucket_revise(st, &key, &sum, PART_CHANGED, changes, &written);
+    if (rc == STORE_OK && aggregate_key_set_add(days, &day_key) < 0)
+        rc = fail_msg(st, "circuit buckets: out of memory");
+    return rc;
+}
+
+/* ---- Days and months ----------------------------------------------------------------------- */
 
 static int day_refresh(struct store *st, const struct aggregate_key *key, const struct tzone *tz,
                        struct aggregate_key_set *changes, struct aggregate_key_set *months)
@@ -297,7 +399,7 @@ static int day_refresh(struct store *st, const struct aggregate_key *key, const 
     aggregate_day_finish(&sum, day.parts);
     bool written;
     if (rc == STORE_OK)
-        rc = bucket_revise(st, key, &sum.bucket, PART_CHANGED, changes, &written);
+        rc = bucket_revise(st, key, &sum, PART_CHANGED, changes, &written);
     if (rc == STORE_OK && aggregate_key_set_add(months, &month_key) < 0)
         rc = fail_msg(st, "circuit buckets: out of memory");
     return rc;
@@ -324,8 +426,7 @@ static int month_refresh(struct store *st, const struct aggregate_key *key, cons
     int rc = parts_fold(st, s, &sum, aggregate_month_add);
     aggregate_month_finish(&sum, month.parts);
     bool written;
-    return rc == STORE_OK ? bucket_revise(st, key, &sum.bucket, PART_CHANGED, changes, &written)
-                          : rc;
+    return rc == STORE_OK ? bucket_revise(st, key, &sum, PART_CHANGED, changes, &written) : rc;
 }
 
 /* ---- Circuits of a register ---------------------------------------------------------------- */
@@ -373,16 +474,17 @@ static int circuits_at(struct store *st, const char *register_id, int64_t start,
 }
 
 /* Every circuit half-hour over the changed periods, collecting the days they fall in. */
-static int periods_refresh(struct store *st, const char *register_id, const int64_t *starts,
-                           size_t n, const struct tzone *tz, struct aggregate_key_set *changes,
+static int periods_refresh(struct store *st, const char *register_id,
+                           const struct store_period_change *changed, size_t n,
+                           const struct tzone *tz, struct aggregate_key_set *changes,
                            struct aggregate_key_set *days)
 {
     struct circuit_list circuits = {NULL, 0, 0};
     int rc = STORE_OK;
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
-        rc = circuits_at(st, register_id, starts[i], &circuits);
+        rc = circuits_at(st, register_id, changed[i].start, &circuits);
         for (size_t c = 0; rc == STORE_OK && c < circuits.count; c++)
-            rc = hh_refresh(st, circuits.ids[c], starts[i], true, tz, changes, days);
+            rc = hh_apply(st, circuits.ids[c], register_id, &changed[i], tz, changes, days);
     }
     free(circuits.ids);
     return rc;
@@ -403,13 +505,13 @@ static int days_refresh(struct store *st, const struct aggregate_key_set *days,
     return rc;
 }
 
-int store_circuit_periods_changed(struct store *st, const char *register_id, const int64_t *starts,
-                                  size_t n, const struct tzone *tz,
-                                  struct aggregate_key_set *changes)
+int store_circuit_periods_changed(struct store *st, const char *register_id,
+                                  const struct store_period_change *changed, size_t n,
+                                  const struct tzone *tz, struct aggregate_key_set *changes)
 {
     struct aggregate_key_set days;
     aggregate_key_set_init(&days);
-    int rc = periods_refresh(st, register_id, starts, n, tz, changes, &days);
+    int rc = periods_refresh(st, register_id, changed, n, tz, changes, &days);
     if (rc == STORE_OK)
         rc = days_refresh(st, &days, tz, changes);
     aggregate_key_set_free(&days);

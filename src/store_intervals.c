@@ -68,6 +68,7 @@ struct read_job {
     struct store *st;
     const char *register_id;
     const char *flow; /* "import" or "export", as the tables spell it */
+    enum store_flow flow_id;
     const struct interval_rules *rules;
     struct period_deltas deltas;
     bool reset; /* some segment just became a reset */
@@ -388,12 +389,20 @@ static int period_quality(struct read_job *job, int64_t start, enum interval_qua
     return rc;
 }
 
+static struct aggregate_flow_value period_value(const struct period_row *row)
+{
+    struct aggregate_flow_value v = {row->revision > 0, row->mwh, row->quality, row->complete};
+    return v;
+}
+
 /* Recipe step 6 for one touched period: its new row, revised when anything in it changed. Sets
- * *changed, and counts a changed energy or quality of an already-stored row in *restated. */
-static int period_finish(struct read_job *job, int64_t start, int64_t delta, int64_t first_ts,
-                         int64_t last_ts, bool *changed, int *restated)
+ * *changed with change->before and after, and counts a changed energy or quality of an
+ * already-stored row in *restated. */
+static int period_finish(struct read_job *job, int64_t delta, int64_t first_ts, int64_t last_ts,
+                         struct store_period_change *change, bool *changed, int *restated)
 {
     struct period_row held, row;
+    int64_t start = change->start;
     int rc = period_load(job, start, &held);
     if (rc == STORE_OK)
         rc = period_quality(job, start, &row.quality);
@@ -406,28 +415,33 @@ static int period_finish(struct read_job *job, int64_t start, int64_t delta, int
                                  "held reads?)");
     bool stored = held.revision > 0;
     bool restates = stored && (row.mwh != held.mwh || row.quality != held.quality);
+    change->before = change->after = period_value(&held);
     *changed = !stored || restates || row.complete != held.complete;
     if (!*changed)
         return STORE_OK;
     *restated += restates;
     row.revision = stored ? held.revision + 1 : 1;
+    change->after = period_value(&row);
     return period_save(job, start, &row);
 }
 
-/* Step 6 over the whole touched run; the starts of the periods that changed go to changed[]
- * (job->deltas.len entries long), their number to *n_changed. */
-static int periods_finish(struct read_job *job, int64_t *changed, size_t *n_changed, int *restated)
+/* Step 6 over the whole touched run; the periods that changed go to changed[] (job->deltas.len
+ * entries long), their number to *n_changed. */
+static int periods_finish(struct read_job *job, struct store_period_change *changed,
+                          size_t *n_changed, int *restated)
 {
     int64_t first_ts = 0, last_ts = 0;
     int rc = read_span(job, &first_ts, &last_ts);
     *n_changed = 0;
     for (size_t i = 0; rc == STORE_OK && i < job->deltas.len; i++) {
-        int64_t start = job->deltas.origin + (int64_t)i * INTERVAL_PERIOD_S;
+        struct store_period_change *c = &changed[*n_changed];
+        c->start = job->deltas.origin + (int64_t)i * INTERVAL_PERIOD_S;
+        c->flow = job->flow_id;
         bool period_changed = false;
-        rc = period_finish(job, start, job->deltas.mwh[i], first_ts, last_ts, &period_changed,
-                           restated);
+        rc =
+            period_finish(job, job->deltas.mwh[i], first_ts, last_ts, c, &period_changed, restated);
         if (period_changed)
-            changed[(*n_changed)++] = start;
+            (*n_changed)++;
     }
     return rc;
 }
@@ -448,7 +462,7 @@ static int read_apply(struct read_job *job, struct interval_read *r, const struc
     out->reset = job->reset;
     if (rc != STORE_OK || job->deltas.len == 0)
         return rc;
-    int64_t *changed = malloc(job->deltas.len * sizeof *changed);
+    struct store_period_change *changed = malloc(job->deltas.len * sizeof *changed);
     if (changed == NULL)
         return fail_msg(job->st, "register periods: out of memory");
     size_t n_changed = 0;
@@ -473,6 +487,7 @@ int store_register_read(struct store *st, const char *register_id, enum store_fl
         .st = st,
         .register_id = register_id,
         .flow = flow == STORE_FLOW_EXPORT ? "export" : "import",
+        .flow_id = flow,
         .rules = rules,
     };
     struct interval_read held, r;

@@ -755,6 +755,11 @@ static const char SQL_MAPPING_NEXT[] = "SELECT register, start_time FROM circuit
                                        " ORDER BY register, start_time LIMIT 1";
 static const char SQL_MAPPING_DELETE[] =
     "DELETE FROM circuit_register WHERE circuit = ?1 AND register = ?2 AND start_time = ?3";
+/* The circuit's half-hours were folded over the old mapping: their next change folds them again
+ * (see store_aggregates.c). */
+static const char SQL_MAPPING_FORGET_PARTS[] =
+    "UPDATE circuit_hh SET mapped_registers = NULL, complete_registers = NULL"
+    " WHERE circuit_id = ?1 AND mapped_registers IS NOT NULL";
 
 /* Runs a mapping statement (?1 circuit, ?2 register, ?3 start, ?4 end when the SQL has it). */
 static int run_mapping(struct import *im, const char *sql, const char *circuit, const char *reg,
@@ -770,6 +775,13 @@ static int run_mapping(struct import *im, const char *sql, const char *circuit, 
         return store_fail(im->st, SQLITE_ERROR, "bind");
     rc = store_step_done(im->st, s, "write circuit register");
     *changed = rc == STORE_OK && sqlite3_changes(im->st->db) > 0;
+    if (*changed) {
+        s = store_prepare(im->st, SQL_MAPPING_FORGET_PARTS);
+        rc = s == NULL ? STORE_ERROR
+             : bind_text(s, 1, circuit) != SQLITE_OK
+                 ? store_fail(im->st, SQLITE_ERROR, "bind")
+                 : store_step_done(im->st, s, "forget circuit half-hour parts");
+    }
     return rc;
 }
 

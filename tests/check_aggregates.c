@@ -115,6 +115,72 @@ START_TEST(hh_provisional_register_makes_bucket_provisional)
 }
 END_TEST
 
+/* A register value drawn from a small space that covers every case: absent, either quality,
+ * complete or provisional, in each flow. */
+static struct aggregate_register_value random_register(unsigned *seed)
+{
+    struct aggregate_register_value r;
+    for (int f = 0; f < 2; f++) {
+        unsigned x = (unsigned)rand_r(seed);
+        r.flow[f] = x % 3 == 0
+                        ? absent
+                        : value((int64_t)(x % 1000) * 1000,
+                                x % 5 == 0 ? INTERVAL_ESTIMATED : INTERVAL_ACTUAL, x % 7 != 0);
+    }
+    return r;
+}
+
+static struct aggregate_sum fold_all(const struct aggregate_register_value *regs, int n)
+{
+    struct aggregate_sum s;
+    aggregate_sum_init(&s);
+    for (int i = 0; i < n; i++)
+        aggregate_hh_add(&s, &regs[i]);
+    aggregate_hh_finish(&s);
+    return s;
+}
+
+START_TEST(hh_replace_equals_folding_again)
+{
+    unsigned seed = 7;
+    struct aggregate_register_value regs[12];
+    for (int round = 0; round < 2000; round++) {
+        int n = 1 + round % 12;
+        for (int i = 0; i < n; i++)
+            regs[i] = random_register(&seed);
+        struct aggregate_sum s = fold_all(regs, n);
+        for (int step = 0; step < 5; step++) {
+            int i = rand_r(&seed) % n;
+            struct aggregate_register_value before = regs[i];
+            regs[i] = random_register(&seed);
+            ck_assert(aggregate_hh_replace(&s, &before, &regs[i]));
+            struct aggregate_sum again = fold_all(regs, n);
+            ck_assert(aggregate_bucket_same(&s.bucket, &again.bucket));
+            ck_assert_int_eq(s.complete_parts, again.complete_parts);
+        }
+    }
+}
+END_TEST
+
+START_TEST(hh_replace_refuses_a_stale_sum)
+{
+    struct aggregate_register_value none = reg(absent, absent);
+    struct aggregate_register_value one = reg(value(5, INTERVAL_ACTUAL, true), absent);
+    struct aggregate_sum s;
+    aggregate_sum_init(&s);
+    aggregate_hh_add(&s, &none);
+    aggregate_hh_finish(&s);
+    struct aggregate_sum copy = s;
+    ck_assert(aggregate_hh_replace(&copy, &none, &one)); /* one mapped register gains a value */
+    ck_assert(copy.bucket.complete);
+    /* A register the sum never counted (mapped after it was folded) takes a value: two
+     * registers with values among one mapped is impossible, so the caller must fold again. */
+    ck_assert(!aggregate_hh_replace(&copy, &none, &one));
+    /* Taking out a value the sum never held. */
+    ck_assert(!aggregate_hh_replace(&s, &one, &none));
+}
+END_TEST
+
 START_TEST(hh_with_nothing_mapped_is_not_complete)
 {
     struct aggregate_sum s;
@@ -387,6 +453,8 @@ static Suite *aggregates_suite(void)
     tcase_add_test(hh, hh_incomplete_while_a_mapped_register_has_no_value);
     tcase_add_test(hh, hh_provisional_register_makes_bucket_provisional);
     tcase_add_test(hh, hh_with_nothing_mapped_is_not_complete);
+    tcase_add_test(hh, hh_replace_equals_folding_again);
+    tcase_add_test(hh, hh_replace_refuses_a_stale_sum);
     suite_add_tcase(s, hh);
 
     TCase *days = tcase_create("days and months");

@@ -86,4 +86,14 @@ check_eq "the day's revision rises" 1 "$(( $(it_sql "SELECT revision FROM circui
 want=$(expected_day 0)
 check_eq "the day total is unchanged by a restatement inside it" "$((want * 1000))" \
     "$(it_sql "SELECT CAST(round(total_import_kwh * 1000000) AS INTEGER) FROM circuit_interval_daily WHERE circuit_id = '$CIRCUIT' AND day = '$day0'")"
+
+# Half-hours move by each register's difference and remember what they were folded from; a
+# changed mapping makes the circuit's half-hours fold again from their registers when next touched.
+check_eq "every circuit half-hour knows its mapped and complete registers" "0|3" \
+    "$(it_sql "SELECT count(*) FILTER (WHERE mapped_registers IS NULL), max(mapped_registers) FROM circuit_hh WHERE circuit_id = '$CIRCUIT'")"
+jq '(.circuits[] | select(.id == "'"$CIRCUIT"'") | .registers[0]) += {"end": "2030-01-01T00:00:00Z"}' \
+    "$IT_ROOT/deploy/example-topology.json" > "$IT_DIR/topology-ended.json"
+"$IT_ROOT/$BUILD/shadowctl" --db "$IT_DB" import "$IT_DIR/topology-ended.json" > /dev/null
+check_eq "a changed mapping makes the circuit's half-hours fold again" 0 \
+    "$(it_sql "SELECT count(*) FROM circuit_hh WHERE circuit_id = '$CIRCUIT' AND mapped_registers IS NOT NULL")"
 it_finish
