@@ -44,6 +44,17 @@ struct cJSON *shadow_doc_to_json(const struct shadow_doc *doc, bool with_delta);
 /* `{"state":{…},"metadata":{…},"version":N}` as carried in a `documents` message. New tree. */
 struct cJSON *shadow_doc_snapshot(const struct shadow_doc *doc);
 
+/* The stored form (shadow_doc_to_json(doc, false)) printed once, with where its parts end, so one
+ * print serves the size check, the store and the `documents` message. */
+struct shadow_text {
+    char *text;          /* {"state":S,"metadata":M,"version":N,"timestamp":T}; owned */
+    size_t state_len;    /* bytes of S: shadow_state_size */
+    size_t snapshot_len; /* bytes before ,"timestamp": — with a closing brace, the snapshot */
+};
+/* Returns 0, or -1 on allocation failure (out cleared). Free with shadow_text_free. */
+int shadow_doc_print(const struct shadow_doc *doc, struct shadow_text *out);
+void shadow_text_free(struct shadow_text *t);
+
 /* The delta of desired against reported (SPEC §4.3): every desired leaf whose value differs from
  * reported, with its path; arrays compare whole, numbers by value. Returns a new object, or NULL
  * when the delta is empty (or on allocation failure, which callers treat the same). */

@@ -103,6 +103,14 @@ void service_publish_json(struct service *svc, const char *serial, const char *s
     service_publish_text(svc, topic, payload, false);
 }
 
+void service_publish_raw(struct service *svc, const char *serial, const char *suffix,
+                         const char *payload)
+{
+    char topic[TOPIC_MAX];
+    if (topic_meter(topic, sizeof topic, svc->cfg->topic_root, serial, strlen(serial), suffix) == 0)
+        service_post(svc, topic, payload, strlen(payload), false);
+}
+
 void service_stamp(cJSON *obj, const struct service_msg *m)
 {
     isotime_add_to_json(obj, "timestamp", m->now);

@@ -106,6 +106,9 @@ void service_post(struct service *svc, const char *topic, const char *payload, s
 /* Publishes a JSON tree (consumed; NULL tolerated) on {root/}meters/{serial}/{suffix}. */
 void service_publish_json(struct service *svc, const char *serial, const char *suffix,
                           struct cJSON *payload);
+/* The same with a payload already printed (copied). */
+void service_publish_raw(struct service *svc, const char *serial, const char *suffix,
+                         const char *payload);
 /* Adds "timestamp" (receipt time) and the request's "clientToken" when it had a valid one. */
 void service_stamp(struct cJSON *obj, const struct service_msg *m);
 /* Answers err on meters/{serial}/{action}/rejected, counted and logged. */
@@ -131,14 +134,20 @@ void service_events_discard(struct service_msg *m);
 
 /* ---- service_shadow.c ---- */
 void service_update(struct service *svc, struct service_msg *m);
-/* Loads serial's document into *doc (a non-existing one at its last version). 0 or -1. */
-int service_doc_load(struct service *svc, const char *serial, struct shadow_doc *doc);
-/* Stores doc (soft-deleted when !doc->exists). 0 or -1. Inside a transaction. */
+/* Loads serial's document into *doc (a non-existing one at its last version), and its stored
+ * text into *stored when stored is not NULL (malloc'd; NULL when there is no live document).
+ * 0 or -1. */
+int service_doc_load(struct service *svc, const char *serial, struct shadow_doc *doc,
+                     char **stored);
+/* Stores doc (soft-deleted when !doc->exists), printed once; the print goes to *printed when it
+ * is not NULL (the caller frees it with shadow_text_free). 0 or -1. Inside a transaction. */
 int service_doc_save(struct service *svc, const char *serial, const struct shadow_doc *doc,
-                     int64_t now);
-/* The `documents` message body (previous consumed; NULL for a new shadow). */
-struct cJSON *service_documents_body(const struct service_msg *m, struct cJSON *previous,
-                                     const struct shadow_doc *doc);
+                     int64_t now, struct shadow_text *printed);
+/* Publishes `documents`: previous is the stored text service_doc_load gave (NULL for a new
+ * shadow), current the print of the saved document (NULL: doc is printed here). */
+void service_publish_documents(struct service *svc, const struct service_msg *m,
+                               const char *previous, const struct shadow_doc *doc,
+                               const struct shadow_text *current);
 /* Publishes the delta when the SPEC's rule says so. */
 void service_publish_delta(struct service *svc, const struct service_msg *m,
                            const struct shadow_doc *doc);

@@ -15,11 +15,12 @@
 
 /* ---- Loading and saving documents ---------------------------------------------------------- */
 
-/* Loads serial's document into *doc (a non-existing one at its last version). Returns 0 or -1. */
-int service_doc_load(struct service *svc, const char *serial, struct shadow_doc *doc)
+int service_doc_load(struct service *svc, const char *serial, struct shadow_doc *doc, char **stored)
 {
     struct store_shadow row;
     shadow_doc_init(doc);
+    if (stored != NULL)
+        *stored = NULL;
     if (store_shadow_load(svc->store, serial, &row) != STORE_OK)
         return -1;
     int rc = 0;
@@ -30,21 +31,81 @@ int service_doc_load(struct service *svc, const char *serial, struct shadow_doc 
     }
     doc->version = row.version;
     doc->exists = row.found && !row.deleted && rc == 0;
+    if (stored != NULL && doc->exists) {
+        *stored = row.document; /* handed over */
+        row.document = NULL;
+    }
     store_shadow_free(&row);
     return rc;
 }
 
 int service_doc_save(struct service *svc, const char *serial, const struct shadow_doc *doc,
-                     int64_t now)
+                     int64_t now, struct shadow_text *printed)
 {
-    cJSON *json = shadow_doc_to_json(doc, false);
-    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-    cJSON_Delete(json);
-    if (text == NULL)
+    struct shadow_text t;
+    if (shadow_doc_print(doc, &t) != 0)
         return -1;
-    int rc = store_shadow_save(svc->store, serial, text, doc->version, !doc->exists, now);
-    free(text);
+    int rc = store_shadow_save(svc->store, serial, t.text, doc->version, !doc->exists, now);
+    if (printed != NULL && rc == STORE_OK)
+        *printed = t;
+    else
+        shadow_text_free(&t);
     return rc == STORE_OK ? 0 : -1;
+}
+
+/* A stored text cut to the snapshot (without its trailing "timestamp" member), malloc'd. */
+static char *service_snapshot_of(const char *stored, size_t len)
+{
+    char *snapshot = malloc(len + 2);
+    if (snapshot != NULL) {
+        memcpy(snapshot, stored, len);
+        memcpy(snapshot + len, "}", 2);
+    }
+    return snapshot;
+}
+
+/* The snapshot of a stored text: it ends with the "timestamp" member, whose value holds no
+ * quote, so the member starts at the last `,"timestamp":"`. */
+static char *service_stored_snapshot(const char *stored)
+{
+    static const char key[] = ",\"timestamp\":\"";
+    const char *cut = NULL;
+    for (const char *p = strstr(stored, key); p != NULL; p = strstr(p + 1, key))
+        cut = p;
+    return cut != NULL ? service_snapshot_of(stored, (size_t)(cut - stored)) : NULL;
+}
+
+void service_publish_documents(struct service *svc, const struct service_msg *m,
+                               const char *previous, const struct shadow_doc *doc,
+                               const struct shadow_text *current)
+{
+    struct shadow_text own = {NULL, 0, 0};
+    if (current == NULL && shadow_doc_print(doc, &own) == 0)
+        current = &own;
+    char *before = previous ? service_stored_snapshot(previous) : NULL;
+    char *now = current ? service_snapshot_of(current->text, current->snapshot_len) : NULL;
+    cJSON *stamp = cJSON_CreateObject();
+    if (stamp != NULL)
+        service_stamp(stamp, m);
+    char *tail = stamp ? cJSON_PrintUnformatted(stamp) : NULL; /* {"timestamp":…} */
+    cJSON_Delete(stamp);
+    char *body = NULL;
+    if (now != NULL && tail != NULL && (previous == NULL || before != NULL)) {
+        size_t cap = (before ? strlen(before) : 4) + strlen(now) + strlen(tail) + 32;
+        body = malloc(cap);
+        if (body != NULL)
+            snprintf(body, cap, "{\"previous\":%s,\"current\":%s,%s", before ? before : "null", now,
+                     tail + 1);
+    }
+    if (body != NULL)
+        service_publish_raw(svc, m->serial, "documents", body);
+    else
+        log_msg(LOG_ERROR, "service", "out of memory serializing documents serial=%s", m->serial);
+    free(body);
+    cJSON_free(tail);
+    free(now);
+    free(before);
+    shadow_text_free(&own);
 }
 
 /* ---- Updates (reported, desired) ----------------------------------------------------------- */
@@ -66,20 +127,6 @@ static cJSON *service_accepted_body(const struct service_msg *m, const struct sh
         cJSON_AddNullToObject(state, "desired");
     cJSON_AddItemToObject(meta, section, shadow_patch_metadata(m->req->state, ts));
     cJSON_AddNumberToObject(body, "version", (double)doc->version);
-    service_stamp(body, m);
-    return body;
-}
-
-cJSON *service_documents_body(const struct service_msg *m, cJSON *previous,
-                              const struct shadow_doc *doc)
-{
-    cJSON *body = cJSON_CreateObject();
-    if (body == NULL) {
-        cJSON_Delete(previous);
-        return NULL;
-    }
-    cJSON_AddItemToObject(body, "previous", previous ? previous : cJSON_CreateNull());
-    cJSON_AddItemToObject(body, "current", shadow_doc_snapshot(doc));
     service_stamp(body, m);
     return body;
 }
@@ -125,9 +172,9 @@ static int service_report_time(const struct service_msg *m, int64_t *ts, struct 
                            m->now + FIELDS_TS_AHEAD_MAX, ts, err);
 }
 
-/* Applies the request to doc. Returns 0 with *changed, or -1 with *err (409/413/500). */
-static int service_apply(struct service *svc, const struct service_msg *m, struct shadow_doc *doc,
-                         int64_t ts, bool *changed, struct api_error *err)
+/* Applies the request to doc. Returns 0 with *changed, or -1 with *err (409/500). */
+static int service_apply(const struct service_msg *m, struct shadow_doc *doc, int64_t ts,
+                         bool *changed, struct api_error *err)
 {
     const struct request *req = m->req;
     bool cleared = false;
@@ -144,8 +191,6 @@ static int service_apply(struct service *svc, const struct service_msg *m, struc
     if (shadow_apply(doc, section, req->state, ts, m->action == TOPIC_REPORTED, changed) != 0)
         return api_error_set(err, 500, "Internal failure");
     *changed = *changed || cleared;
-    if (shadow_state_size(doc) > (size_t)svc->cfg->max_document_bytes)
-        return api_error_set(err, 413, "The payload exceeds the maximum size allowed");
     return 0;
 }
 
@@ -205,12 +250,13 @@ void service_update(struct service *svc, struct service_msg *m)
         service_abort(svc, m, &err, "registry lookup failed");
         return;
     }
-    if (service_doc_load(svc, m->serial, &doc) != 0) {
+    char *previous = NULL;
+    if (service_doc_load(svc, m->serial, &doc, &previous) != 0) {
         service_abort(svc, m, &err, "load failed");
         return;
     }
-    cJSON *previous = doc.exists ? shadow_doc_snapshot(&doc) : NULL;
-    int rc = service_apply(svc, m, &doc, ts, &changed, &err);
+    struct shadow_text printed = {NULL, 0, 0};
+    int rc = service_apply(m, &doc, ts, &changed, &err);
     if (rc == 0 && service_tariffs_after_update(svc, m, &meter, &doc, &changed) != 0)
         rc = api_error_set(&err, 500, "Internal failure");
     if (rc == 0) {
@@ -222,14 +268,17 @@ void service_update(struct service *svc, struct service_msg *m)
             doc.timestamp = m->now;
         /* Saved even without a change: equal re-reported values refresh their metadata. */
         api_error_set(&err, 500, "Internal failure");
-        rc = (doc.exists && service_doc_save(svc, m->serial, &doc, m->now) != 0) ||
-                     service_update_side_effects(svc, m, &meter, &fields, &doc, ts) != 0 ||
-                     store_commit(svc->store) != STORE_OK
-                 ? -1
-                 : 0;
+        rc = doc.exists ? service_doc_save(svc, m->serial, &doc, m->now, &printed) : 0;
     }
+    /* Measured on the print that was stored; the rollback below undoes the save. */
+    if (rc == 0 && printed.text != NULL && printed.state_len > (size_t)svc->cfg->max_document_bytes)
+        rc = api_error_set(&err, 413, "The payload exceeds the maximum size allowed");
+    if (rc == 0 && (service_update_side_effects(svc, m, &meter, &fields, &doc, ts) != 0 ||
+                    store_commit(svc->store) != STORE_OK))
+        rc = api_error_set(&err, 500, "Internal failure");
     if (rc != 0) {
-        cJSON_Delete(previous);
+        free(previous);
+        shadow_text_free(&printed);
         shadow_doc_clear(&doc);
         service_abort(svc, m, &err, "update failed");
         return;
@@ -239,10 +288,9 @@ void service_update(struct service *svc, struct service_msg *m)
     snprintf(suffix, sizeof suffix, "%s/accepted", topic_action_name(m->action));
     service_publish_json(svc, m->serial, suffix, service_accepted_body(m, &doc, ts));
     if (changed)
-        service_publish_json(svc, m->serial, "documents",
-                             service_documents_body(m, previous, &doc));
-    else
-        cJSON_Delete(previous);
+        service_publish_documents(svc, m, previous, &doc, &printed);
+    free(previous);
+    shadow_text_free(&printed);
     service_publish_delta(svc, m, &doc);
     service_after_commit(svc, m);
     shadow_doc_clear(&doc);
@@ -260,7 +308,7 @@ static int service_load_existing(struct service *svc, struct service_msg *m, str
         service_abort(svc, m, &err, "registry lookup failed");
         return -1;
     }
-    if (service_doc_load(svc, m->serial, doc) != 0) {
+    if (service_doc_load(svc, m->serial, doc, NULL) != 0) {
         api_error_set(&err, 500, "Internal failure");
         service_abort(svc, m, &err, "load failed");
         return -1;

@@ -327,7 +327,7 @@ static int service_tariffs_report(struct service *svc, struct service_msg *m,
         return 0;
     if (m->req->clear_desired) {
         struct shadow_doc before;
-        if (service_doc_load(svc, m->serial, &before) != 0)
+        if (service_doc_load(svc, m->serial, &before, NULL) != 0)
             return -1;
         has_want = service_tariffs_desired(&before, &want);
         shadow_doc_clear(&before);
@@ -451,7 +451,7 @@ static int service_tariffs_activate_passive(struct service *svc, struct service_
         doc->version += set || cleared ? 1 : 0;
         doc->exists = true;
         doc->timestamp = m->now;
-        if (service_doc_save(svc, m->serial, doc, m->now) != 0 ||
+        if (service_doc_save(svc, m->serial, doc, m->now, NULL) != 0 ||
             store_tariff_history_add(svc->store, meter->id, m->now, "active", text) != STORE_OK ||
             store_tariff_schedule_remove(svc->store, meter->id) != STORE_OK ||
             service_tariffs_sync_activation(svc, meter, doc) != 0)
@@ -512,16 +512,14 @@ static void service_tariffs_schedule_item(struct service *svc, const struct stor
     struct store_meter meter;
     struct shadow_doc doc;
     bool saved = false;
-    cJSON *previous = NULL;
+    char *previous = NULL;
     snprintf(m.serial, sizeof m.serial, "%s", due->serial);
     shadow_doc_init(&doc);
     int rc = store_begin(svc->store) == STORE_OK &&
                      store_meter_lookup(svc->store, due->serial, &meter) == STORE_OK &&
-                     meter.found && service_doc_load(svc, due->serial, &doc) == 0
+                     meter.found && service_doc_load(svc, due->serial, &doc, &previous) == 0
                  ? 0
                  : -1;
-    if (rc == 0 && doc.exists)
-        previous = shadow_doc_snapshot(&doc);
     if (rc == 0)
         rc = due->stage == STORE_TARIFF_PUSHED
                  ? service_tariffs_desired_changed(svc, &m, &meter, &doc, doc.version)
@@ -532,15 +530,13 @@ static void service_tariffs_schedule_item(struct service *svc, const struct stor
         store_rollback(svc->store);
         service_events_discard(&m);
         svc->stats = before;
-        cJSON_Delete(previous);
+        free(previous);
         shadow_doc_clear(&doc);
         return;
     }
     if (saved)
-        service_publish_json(svc, m.serial, "documents",
-                             service_documents_body(&m, previous, &doc));
-    else
-        cJSON_Delete(previous);
+        service_publish_documents(svc, &m, previous, &doc, NULL);
+    free(previous);
     /* A push from shadowctl changed desired without a message: its delta is announced here. */
     if (saved || due->stage == STORE_TARIFF_PUSHED)
         service_publish_delta(svc, &m, &doc);
@@ -557,7 +553,7 @@ static int service_tariffs_send(struct service *svc, struct service_msg *m, stru
 {
     struct shadow_doc doc;
     struct tariff t;
-    if (service_doc_load(svc, c->serial, &doc) != 0)
+    if (service_doc_load(svc, c->serial, &doc, NULL) != 0)
         return -1;
     bool has = doc.exists && service_tariffs_desired(&doc, &t);
     char *args = has ? service_tariffs_text(&t, true) : NULL;

@@ -13,6 +13,8 @@
 #include "shadow.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -370,24 +372,65 @@ cJSON *shadow_doc_snapshot(const struct shadow_doc *doc)
     return doc_body(doc, false);
 }
 
+/* {"desired":…,"reported":…} of trees printed without copying them: each section is a reference
+ * to the tree's members (freed with obj, the members untouched). Constant keys allocate nothing,
+ * so adding cannot fail half-way (cJSON_AddItemReferenceToObject leaks its item when it does). */
+static char *print_sections(cJSON *const trees[2])
+{
+    cJSON *obj = cJSON_CreateObject();
+    bool ok = obj != NULL;
+    for (int s = 0; ok && s < 2; s++) {
+        if (trees[s] == NULL)
+            continue;
+        cJSON *ref = cJSON_CreateObjectReference(trees[s]->child);
+        ok = ref != NULL && cJSON_AddItemToObjectCS(obj, section_names[s], ref);
+        if (ref != NULL && !ok)
+            cJSON_Delete(ref);
+    }
+    char *text = ok ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    return text;
+}
+
+int shadow_doc_print(const struct shadow_doc *doc, struct shadow_text *out)
+{
+    memset(out, 0, sizeof *out);
+    char *state = print_sections(doc->state), *meta = print_sections(doc->meta);
+    int head = -1, tail = -1;
+    if (state != NULL && meta != NULL) {
+        out->state_len = strlen(state);
+        size_t cap = out->state_len + strlen(meta) + 128; /* keys, version, timestamp */
+        out->text = malloc(cap);
+        if (out->text != NULL)
+            head = snprintf(out->text, cap, "{\"state\":%s,\"metadata\":%s,\"version\":%lld", state,
+                            meta, (long long)doc->version);
+        if (head >= 0 && (size_t)head < cap) {
+            char iso[ISOTIME_LEN];
+            tail = snprintf(out->text + head, cap - (size_t)head, ",\"timestamp\":\"%s\"}",
+                            isotime_format(doc->timestamp, iso));
+        }
+    }
+    cJSON_free(state);
+    cJSON_free(meta);
+    if (tail < 0) {
+        shadow_text_free(out);
+        return -1;
+    }
+    out->snapshot_len = (size_t)head;
+    return 0;
+}
+
+void shadow_text_free(struct shadow_text *t)
+{
+    free(t->text);
+    memset(t, 0, sizeof *t);
+}
+
 size_t shadow_state_size(const struct shadow_doc *doc)
 {
-    /* {"desired":D,"reported":R}: braces, each present section's quoted key, colon and body,
-     * and a comma between two sections. Printing each section alone avoids copying them. */
-    size_t size = 2;
-    int present = 0;
-    for (int s = 0; s < 2; s++) {
-        if (doc->state[s] == NULL)
-            continue;
-        char *text = cJSON_PrintUnformatted(doc->state[s]);
-        if (text == NULL)
-            return SIZE_MAX;
-        size += strlen(section_names[s]) + 3 + strlen(text);
-        cJSON_free(text);
-        present++;
-    }
-    if (present == 2)
-        size += 1;
+    char *text = print_sections(doc->state);
+    size_t size = text != NULL ? strlen(text) : SIZE_MAX;
+    cJSON_free(text);
     return size;
 }
 

@@ -749,6 +749,28 @@ START_TEST(stored_form_exact)
 }
 END_TEST
 
+START_TEST(printed_once_serves_size_store_and_snapshot)
+{
+    struct shadow_text t;
+    for (int round = 0; round < 3; round++) {
+        if (round == 1)
+            report("{'a':1,'o':{'x':[1,{'y':true}],'s':'t'}}", T0);
+        if (round == 2)
+            desire("{'o':{'s':'u'},'z':2.5}", T0 + 60);
+        doc.version = 7 + round;
+        doc.timestamp = T0 + round;
+        ck_assert_int_eq(shadow_doc_print(&doc, &t), 0);
+        ck_assert_str_eq(t.text, P(keep(shadow_doc_to_json(&doc, false))));
+        ck_assert_uint_eq(t.state_len, shadow_state_size(&doc));
+        char snapshot[1024];
+        snprintf(snapshot, sizeof snapshot, "%.*s}", (int)t.snapshot_len, t.text);
+        ck_assert_str_eq(snapshot, P(keep(shadow_doc_snapshot(&doc))));
+        shadow_text_free(&t);
+        ck_assert_ptr_null(t.text);
+    }
+}
+END_TEST
+
 START_TEST(stored_form_round_trip)
 {
     report("{'a':1,'o':{'x':[1,{'y':true}],'s':'t'}}", T0);
@@ -1061,10 +1083,16 @@ START_TEST(faults_in_outputs)
                            json_equal(d.meta[0], base.meta[0]) && d.version == 4;
                 shadow_doc_clear(&d);
                 break;
-            default:
+            default: {
+                struct shadow_text t;
+                rc = shadow_doc_print(&base, &t);
                 faults_off();
-                done[op] = true;
+                if (rc != 0)
+                    ck_assert(t.text == NULL);
+                done[op] = rc == 0 && strcmp(t.text, stored) == 0;
+                shadow_text_free(&t);
                 break;
+            }
             }
             cJSON_Delete(got);
             all = all && done[op];
@@ -1114,8 +1142,9 @@ static Suite *shadow_suite(void)
         {"metadata", {patch_metadata_mirrors_request, metadata_mirrors_arrays_per_element}},
         {"document",
          {state_size_measure, stored_form_exact, stored_form_round_trip,
-          from_json_one_section_and_leniency, from_json_rejects_other_shapes, snapshot_shape,
-          copy_is_deep_and_independent, init_and_clear}},
+          printed_once_serves_size_store_and_snapshot, from_json_one_section_and_leniency,
+          from_json_rejects_other_shapes, snapshot_shape, copy_is_deep_and_independent,
+          init_and_clear}},
         {"faults", {faults_in_apply, faults_in_outputs}},
     };
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {

@@ -483,6 +483,14 @@ static void check_round_trip(const struct shadow_doc *doc, bool clean)
     cJSON_free(ts);
     cJSON_Delete(sections);
 
+    /* The single print the service stores: the same text, state length and snapshot. */
+    struct shadow_text once;
+    CHECK(shadow_doc_print(doc, &once) == 0);
+    CHECK(strcmp(once.text, t1) == 0);
+    CHECK(once.state_len == shadow_state_size(doc));
+    CHECK(strncmp(once.text + once.snapshot_len, ",\"timestamp\":\"", 14) == 0);
+    shadow_text_free(&once);
+
     /* A copy prints the same. */
     struct shadow_doc copy;
     CHECK(shadow_doc_copy(&copy, doc) == 0);
