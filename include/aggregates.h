@@ -123,11 +123,19 @@ bool aggregate_hh_replace(struct aggregate_sum *s, const struct aggregate_regist
 void aggregate_day_add(struct aggregate_sum *s, const struct aggregate_bucket *hh);
 /* Complete when all day_periods periods are complete. */
 void aggregate_day_finish(struct aggregate_sum *s, int day_periods);
+/* Replaces one half-hour of a finished day sum (complete_parts as stored with it) by its new
+ * values; before is a zeroed bucket for a half-hour that was not held. Like
+ * aggregate_hh_replace, false means the sum cannot be right and the day must be folded again. */
+bool aggregate_day_replace(struct aggregate_sum *s, const struct aggregate_bucket *before,
+                           const struct aggregate_bucket *after, int day_periods);
 
 /* Folds one stored day bucket of the month. */
 void aggregate_month_add(struct aggregate_sum *s, const struct aggregate_bucket *day);
 /* Sets days_in_month; complete when all month_days days are complete. */
 void aggregate_month_finish(struct aggregate_sum *s, int month_days);
+/* The same for one day of a month. */
+bool aggregate_month_replace(struct aggregate_sum *s, const struct aggregate_bucket *before,
+                             const struct aggregate_bucket *after, int month_days);
 
 /* True when a and b publish the same values (revision aside). */
 bool aggregate_bucket_same(const struct aggregate_bucket *a, const struct aggregate_bucket *b);

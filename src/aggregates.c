@@ -135,16 +135,22 @@ void aggregate_hh_finish(struct aggregate_sum *s)
     s->bucket.complete = s->parts > 0 && s->complete_parts == s->parts;
 }
 
-void aggregate_day_add(struct aggregate_sum *s, const struct aggregate_bucket *hh)
+/* Adds (sign 1) or takes out (sign -1) what one half-hour puts into its day. */
+static void day_contribute(struct aggregate_sum *s, const struct aggregate_bucket *hh, int sign)
 {
     struct aggregate_bucket *b = &s->bucket;
-    s->parts++;
-    b->import_mwh += hh->import_mwh;
-    b->export_mwh += hh->export_mwh;
+    b->import_mwh += sign * hh->import_mwh;
+    b->export_mwh += sign * hh->export_mwh;
     if (hh->registers > 0)
-        b->hh_count++;
+        b->hh_count += sign;
     if (hh->complete)
-        s->complete_parts++;
+        s->complete_parts += sign;
+}
+
+void aggregate_day_add(struct aggregate_sum *s, const struct aggregate_bucket *hh)
+{
+    s->parts++;
+    day_contribute(s, hh, 1);
 }
 
 void aggregate_day_finish(struct aggregate_sum *s, int day_periods)
@@ -152,21 +158,49 @@ void aggregate_day_finish(struct aggregate_sum *s, int day_periods)
     s->bucket.complete = day_periods > 0 && s->complete_parts == day_periods;
 }
 
-void aggregate_month_add(struct aggregate_sum *s, const struct aggregate_bucket *day)
+bool aggregate_day_replace(struct aggregate_sum *s, const struct aggregate_bucket *before,
+                           const struct aggregate_bucket *after, int day_periods)
+{
+    day_contribute(s, before, -1);
+    day_contribute(s, after, 1);
+    aggregate_day_finish(s, day_periods);
+    const struct aggregate_bucket *b = &s->bucket;
+    return b->import_mwh >= 0 && b->export_mwh >= 0 && b->hh_count >= 0 &&
+           b->hh_count <= day_periods && s->complete_parts >= 0 && s->complete_parts <= day_periods;
+}
+
+/* Adds (sign 1) or takes out (sign -1) what one day puts into its month. */
+static void month_contribute(struct aggregate_sum *s, const struct aggregate_bucket *day, int sign)
 {
     struct aggregate_bucket *b = &s->bucket;
-    s->parts++;
-    b->import_mwh += day->import_mwh;
-    b->export_mwh += day->export_mwh;
-    b->hh_count += day->hh_count;
+    b->import_mwh += sign * day->import_mwh;
+    b->export_mwh += sign * day->export_mwh;
+    b->hh_count += sign * day->hh_count;
     if (day->complete)
-        s->complete_parts++;
+        s->complete_parts += sign;
+}
+
+void aggregate_month_add(struct aggregate_sum *s, const struct aggregate_bucket *day)
+{
+    s->parts++;
+    month_contribute(s, day, 1);
 }
 
 void aggregate_month_finish(struct aggregate_sum *s, int month_days)
 {
     s->bucket.days_in_month = month_days;
     s->bucket.complete = month_days > 0 && s->complete_parts == month_days;
+}
+
+bool aggregate_month_replace(struct aggregate_sum *s, const struct aggregate_bucket *before,
+                             const struct aggregate_bucket *after, int month_days)
+{
+    month_contribute(s, before, -1);
+    month_contribute(s, after, 1);
+    aggregate_month_finish(s, month_days);
+    const struct aggregate_bucket *b = &s->bucket;
+    return b->import_mwh >= 0 && b->export_mwh >= 0 && s->complete_parts >= 0 &&
+           s->complete_parts <= month_days;
 }
 
 bool aggregate_bucket_same(const struct aggregate_bucket *a, const struct aggregate_bucket *b)

@@ -58,9 +58,15 @@ static const char SQL_MONTH_PARTS[] = "SELECT " DAY_COLUMNS " FROM circuit_daily
 
 static const char SQL_HH_LOAD[] =
     "SELECT " HH_COLUMNS " FROM circuit_hh WHERE circuit_id = ?1 AND start = ?2";
-/* The same with what the half-hour was folded from (columns 8 and 9; NULL when unknown). */
+/* A bucket with what it was computed from: column 8 the mapped registers (half-hours), column 9
+ * the complete parts; NULL when unknown. A month's hh_count is not needed here. */
 static const char SQL_HH_STATE[] = "SELECT " HH_COLUMNS ", mapped_registers, complete_registers"
                                    " FROM circuit_hh WHERE circuit_id = ?1 AND start = ?2";
+static const char SQL_DAY_STATE[] = "SELECT " DAY_COLUMNS ", 0, complete_hh"
+                                    " FROM circuit_daily WHERE circuit_id = ?1 AND day = ?2";
+static const char SQL_MONTH_STATE[] =
+    "SELECT import_mwh, export_mwh, 0, 0, 0, days_in_month, complete, revision, 0, complete_days"
+    " FROM circuit_monthly WHERE circuit_id = ?1 AND month = ?2";
 /* One flow of one register period. */
 static const char SQL_PERIOD_FLOW[] = "SELECT mwh, quality, complete FROM register_periods"
                                       " WHERE register_id = ?1 AND flow = ?2 AND start = ?3";
@@ -73,8 +79,8 @@ static const char SQL_MONTH_LOAD[] =
     " days_in_month, complete, revision FROM circuit_monthly WHERE circuit_id = ?1 AND month = ?2";
 
 /* Parameters: ?1 circuit, ?2 start or label, then ?3 … ?10 in the column layout's order; each
- * statement uses the ones its table has. A half-hour also keeps ?11 mapped and ?12 complete
- * registers. */
+ * statement uses the ones its table has. ?11 is the mapped registers (half-hours only) and ?12
+ * the complete parts (registers, half-hours or days). */
 static const char SQL_HH_SAVE[] =
     "INSERT INTO circuit_hh (circuit_id, start, import_mwh, export_mwh, registers, estimated,"
     " complete, revision, mapped_registers, complete_registers)"
@@ -86,20 +92,25 @@ static const char SQL_HH_SAVE[] =
     " complete_registers = excluded.complete_registers";
 static const char SQL_DAY_SAVE[] =
     "INSERT INTO circuit_daily (circuit_id, day, import_mwh, export_mwh, hh_count, complete,"
-    " revision) VALUES (?1, ?2, ?3, ?4, ?7, ?9, ?10)"
+    " revision, complete_hh) VALUES (?1, ?2, ?3, ?4, ?7, ?9, ?10, ?12)"
     " ON CONFLICT (circuit_id, day) DO UPDATE SET import_mwh = excluded.import_mwh,"
     " export_mwh = excluded.export_mwh, hh_count = excluded.hh_count,"
-    " complete = excluded.complete, revision = excluded.revision";
+    " complete = excluded.complete, revision = excluded.revision,"
+    " complete_hh = excluded.complete_hh";
 static const char SQL_MONTH_SAVE[] =
     "INSERT INTO circuit_monthly (circuit_id, month, import_mwh, export_mwh, days_in_month,"
-    " complete, revision) VALUES (?1, ?2, ?3, ?4, ?8, ?9, ?10)"
+    " complete, revision, complete_days) VALUES (?1, ?2, ?3, ?4, ?8, ?9, ?10, ?12)"
     " ON CONFLICT (circuit_id, month) DO UPDATE SET import_mwh = excluded.import_mwh,"
     " export_mwh = excluded.export_mwh, days_in_month = excluded.days_in_month,"
-    " complete = excluded.complete, revision = excluded.revision";
+    " complete = excluded.complete, revision = excluded.revision,"
+    " complete_days = excluded.complete_days";
 
 static const char *const SQL_LOAD[] = {[AGGREGATE_HH] = SQL_HH_LOAD,
                                        [AGGREGATE_DAY] = SQL_DAY_LOAD,
                                        [AGGREGATE_MONTH] = SQL_MONTH_LOAD};
+static const char *const SQL_STATE[] = {[AGGREGATE_HH] = SQL_HH_STATE,
+                                        [AGGREGATE_DAY] = SQL_DAY_STATE,
+                                        [AGGREGATE_MONTH] = SQL_MONTH_STATE};
 static const char *const SQL_SAVE[] = {[AGGREGATE_HH] = SQL_HH_SAVE,
                                        [AGGREGATE_DAY] = SQL_DAY_SAVE,
                                        [AGGREGATE_MONTH] = SQL_MONTH_SAVE};
@@ -172,8 +183,7 @@ static int bucket_save(struct store *st, const struct aggregate_key *key,
          sqlite3_bind_int(s, 5, b->registers) | sqlite3_bind_int(s, 6, b->estimated) |
          sqlite3_bind_int(s, 7, b->hh_count) | sqlite3_bind_int(s, 8, b->days_in_month) |
          sqlite3_bind_int(s, 9, b->complete ? 1 : 0) | sqlite3_bind_int64(s, 10, b->revision);
-    if (key->kind == AGGREGATE_HH)
-        rc |= sqlite3_bind_int(s, 11, sum->parts) | sqlite3_bind_int(s, 12, sum->complete_parts);
+    rc |= sqlite3_bind_int(s, 11, sum->parts) | sqlite3_bind_int(s, 12, sum->complete_parts);
     if (rc != SQLITE_OK)
         return store_fail(st, SQLITE_ERROR, "bind circuit bucket");
     return store_step_done(st, s, "save circuit bucket");
@@ -188,25 +198,65 @@ struct revise_rule {
 /* A bucket recomputed because one of its parts was rewritten. */
 static const struct revise_rule PART_CHANGED = {true, true};
 
-/* Writes a recomputed bucket at the next revision, per rule, and records it in changes; *written
- * says whether it was. */
-static int bucket_revise(struct store *st, const struct aggregate_key *key,
-                         struct aggregate_sum *fresh, struct revise_rule rule,
-                         struct aggregate_key_set *changes, bool *written)
-{
-    struct aggregate_bucket held;
+/* A bucket as held, with what it was computed from. */
+struct held_bucket {
+    struct aggregate_sum sum; /* a zeroed bucket when not found */
     bool found;
-    *written = false;
-    int rc = store_circuit_bucket_load(st, key, &held, &found);
-    if (rc != STORE_OK)
-        return rc;
-    if (found ? !rule.changed && aggregate_bucket_same(&held, &fresh->bucket) : !rule.create)
-        return STORE_OK;
-    fresh->bucket.revision = aggregate_next_revision(found ? held.revision : 0);
-    rc = bucket_save(st, key, fresh);
-    *written = rc == STORE_OK;
+    bool usable; /* found, and its parts are known: it can be moved by a difference */
+};
+
+static int bucket_state_load(struct store *st, const struct aggregate_key *key,
+                             struct held_bucket *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!kind_valid(key->kind))
+        return fail_msg(st, "circuit bucket: unknown kind");
+    sqlite3_stmt *s = store_prepare(st, SQL_STATE[key->kind]);
+    if (s == NULL)
+        return STORE_ERROR;
+    int rc = bind_key(st, s, key);
+    int step = rc == STORE_OK ? sqlite3_step(s) : SQLITE_DONE;
+    if (step == SQLITE_ROW) {
+        bucket_from_row(s, &h->sum.bucket);
+        h->sum.parts = sqlite3_column_int(s, 8);
+        h->sum.complete_parts = sqlite3_column_int(s, 9);
+        h->found = true;
+        h->usable =
+            sqlite3_column_type(s, 8) != SQLITE_NULL && sqlite3_column_type(s, 9) != SQLITE_NULL;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(st, step, "load circuit bucket state");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Writes fresh at the revision after the held one and records it in changes. */
+static int bucket_write(struct store *st, const struct aggregate_key *key,
+                        struct aggregate_sum *fresh, const struct held_bucket *h,
+                        struct aggregate_key_set *changes)
+{
+    fresh->bucket.revision = aggregate_next_revision(h->found ? h->sum.bucket.revision : 0);
+    int rc = bucket_save(st, key, fresh);
     if (rc == STORE_OK && changes != NULL && aggregate_key_set_add(changes, key) < 0)
         rc = fail_msg(st, "circuit buckets: out of memory");
+    return rc;
+}
+
+/* Writes a recomputed bucket per rule; *held is what was held before (loaded here), *written
+ * says whether fresh was written. */
+static int bucket_revise(struct store *st, const struct aggregate_key *key,
+                         struct aggregate_sum *fresh, struct revise_rule rule,
+                         struct aggregate_key_set *changes, struct held_bucket *held, bool *written)
+{
+    *written = false;
+    int rc = bucket_state_load(st, key, held);
+    if (rc != STORE_OK)
+        return rc;
+    if (held->found ? !rule.changed && aggregate_bucket_same(&held->sum.bucket, &fresh->bucket)
+                    : !rule.create)
+        return STORE_OK;
+    rc = bucket_write(st, key, fresh, held, changes);
+    *written = rc == STORE_OK;
     return rc;
 }
 
@@ -262,63 +312,193 @@ static int hh_sum(struct store *st, const struct aggregate_key *key, struct aggr
     return rc;
 }
 
-/* The keys of a circuit half-hour and of the local day holding it. */
-static int hh_keys(struct store *st, const char *circuit_id, int64_t start, const struct tzone *tz,
-                   struct aggregate_key *key, struct aggregate_key *day_key)
+/* ---- Days and months ----------------------------------------------------------------------- */
+
+/* The local day or month (kind) of circuit_id holding instant, with its span. */
+static int span_key(struct store *st, enum aggregate_kind kind, const char *circuit_id,
+                    int64_t instant, const struct tzone *tz, struct aggregate_span *span,
+                    struct aggregate_key *key)
 {
-    struct aggregate_span day;
-    if (aggregate_key_make(AGGREGATE_HH, circuit_id, start, NULL, key) != 0 ||
-        aggregate_day_of(tz, start, &day) != 0 ||
-        aggregate_key_make(AGGREGATE_DAY, circuit_id, 0, &day, day_key) != 0)
-        return fail_msg(st, "circuit half-hour: circuit id too long or date out of range");
+    int rc = kind == AGGREGATE_DAY ? aggregate_day_of(tz, instant, span)
+                                   : aggregate_month_of(tz, instant, span);
+    if (rc != 0 || aggregate_key_make(kind, circuit_id, 0, span, key) != 0)
+        return fail_msg(st, "circuit day or month: circuit id too long or date out of range");
     return STORE_OK;
 }
 
-/* Recomputes one circuit half-hour from all its registers and notes its day in days when it was
- * rewritten. A half-hour is created only once a register holds a value for it; a held one is
- * rewritten when a part changed (part_changed) or its values differ, so a narrowed mapping can
- * empty it. */
-static int hh_refresh(struct store *st, const char *circuit_id, int64_t start, bool part_changed,
-                      const struct tzone *tz, struct aggregate_key_set *changes,
-                      struct aggregate_key_set *days)
+/* Folds a month again from its days. */
+static int month_fold(struct store *st, const struct aggregate_key *key, const struct tzone *tz,
+                      struct aggregate_key_set *changes)
 {
-    struct aggregate_key key, day_key;
+    struct aggregate_span month;
+    char first[AGGREGATE_LABEL_LEN + 3], last[AGGREGATE_LABEL_LEN + 3];
+    if (aggregate_month_of(tz, key->start, &month) != 0)
+        return fail_msg(st, "circuit month: date out of range");
+    snprintf(first, sizeof first, "%s-01", month.label);
+    snprintf(last, sizeof last, "%s-31", month.label);
+    sqlite3_stmt *s = store_prepare(st, SQL_MONTH_PARTS);
+    if (s == NULL)
+        return STORE_ERROR;
+    if ((sqlite3_bind_text(s, 1, key->circuit_id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(s, 2, first, -1, SQLITE_TRANSIENT) |
+         sqlite3_bind_text(s, 3, last, -1, SQLITE_TRANSIENT)) != SQLITE_OK)
+        return store_fail(st, SQLITE_ERROR, "bind circuit month");
     struct aggregate_sum sum;
-    bool written = false;
-    int rc = hh_keys(st, circuit_id, start, tz, &key, &day_key);
+    struct held_bucket held;
+    bool written;
+    aggregate_sum_init(&sum);
+    int rc = parts_fold(st, s, &sum, aggregate_month_add);
+    aggregate_month_finish(&sum, month.parts);
+    return rc == STORE_OK ? bucket_revise(st, key, &sum, PART_CHANGED, changes, &held, &written)
+                          : rc;
+}
+
+/* Moves the month holding instant by one of its days going from before to after (a zeroed
+ * bucket for a day not held), or folds it again when that cannot be done. */
+static int month_move(struct store *st, const char *circuit_id, int64_t instant,
+                      const struct aggregate_bucket *before, const struct aggregate_bucket *after,
+                      const struct tzone *tz, struct aggregate_key_set *changes)
+{
+    struct aggregate_span month;
+    struct aggregate_key key;
+    struct held_bucket h;
+    int rc = span_key(st, AGGREGATE_MONTH, circuit_id, instant, tz, &month, &key);
     if (rc == STORE_OK)
-        rc = hh_sum(st, &key, &sum);
+        rc = bucket_state_load(st, &key, &h);
+    if (rc != STORE_OK)
+        return rc;
+    h.sum.parts = month.parts;
+    if (h.usable && aggregate_month_replace(&h.sum, before, after, month.parts))
+        return bucket_write(st, &key, &h.sum, &h, changes);
+    return month_fold(st, &key, tz, changes);
+}
+
+/* Folds a day again from its half-hours, then moves its month by the day's change. */
+static int day_fold(struct store *st, const struct aggregate_key *key, const struct tzone *tz,
+                    struct aggregate_key_set *changes)
+{
+    struct aggregate_span day;
+    if (aggregate_day_of(tz, key->start, &day) != 0)
+        return fail_msg(st, "circuit day: date out of range");
+    sqlite3_stmt *s = store_prepare(st, SQL_DAY_PARTS);
+    if (s == NULL)
+        return STORE_ERROR;
+    if ((sqlite3_bind_text(s, 1, key->circuit_id, -1, SQLITE_STATIC) |
+         sqlite3_bind_int64(s, 2, day.start) | sqlite3_bind_int64(s, 3, day.end)) != SQLITE_OK)
+        return store_fail(st, SQLITE_ERROR, "bind circuit day");
+    struct aggregate_sum sum;
+    struct held_bucket held;
+    bool written;
+    aggregate_sum_init(&sum);
+    int rc = parts_fold(st, s, &sum, aggregate_day_add);
+    aggregate_day_finish(&sum, day.parts);
     if (rc == STORE_OK)
-        rc = bucket_revise(st, &key, &sum,
-                           (struct revise_rule){sum.bucket.registers > 0, part_changed}, changes,
-                           &written);
-    if (rc == STORE_OK && written && aggregate_key_set_add(days, &day_key) < 0)
-        rc = fail_msg(st, "circuit buckets: out of memory");
+        rc = bucket_revise(st, key, &sum, PART_CHANGED, changes, &held, &written);
+    return rc == STORE_OK ? month_move(st, key->circuit_id, key->start, &held.sum.bucket,
+                                       &sum.bucket, tz, changes)
+                          : rc;
+}
+
+/* The days a batch of half-hour changes moves, each written once at the end (days_flush). */
+struct day_pending {
+    struct aggregate_key key;
+    struct held_bucket held;  /* as loaded */
+    struct aggregate_sum sum; /* held, moved by the changes so far */
+    bool fold;                /* cannot be moved by differences: fold it again */
+};
+
+struct day_batch {
+    struct day_pending *items; /* owned */
+    size_t count, cap;
+};
+
+/* The pending entry of key, loaded and added when new; NULL after a failure (set in st). */
+static struct day_pending *day_pending_of(struct store *st, struct day_batch *batch,
+                                          const struct aggregate_key *key, int day_parts)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        if (strcmp(batch->items[i].key.label, key->label) == 0 &&
+            strcmp(batch->items[i].key.circuit_id, key->circuit_id) == 0)
+            return &batch->items[i];
+    if (batch->count == batch->cap) {
+        size_t cap = batch->cap ? batch->cap * 2 : 4;
+        struct day_pending *grown = realloc(batch->items, cap * sizeof *grown);
+        if (grown == NULL) {
+            fail_msg(st, "circuit buckets: out of memory");
+            return NULL;
+        }
+        batch->items = grown;
+        batch->cap = cap;
+    }
+    struct day_pending *d = &batch->items[batch->count];
+    d->key = *key;
+    if (bucket_state_load(st, key, &d->held) != STORE_OK)
+        return NULL;
+    d->sum = d->held.sum;
+    d->sum.parts = day_parts;
+    d->fold = !d->held.usable;
+    batch->count++;
+    return d;
+}
+
+/* Notes that the half-hour at start of circuit_id went from before to after (a zeroed bucket when
+ * it was not held): its day moves by the difference when the batch is flushed. */
+static int day_note(struct store *st, struct day_batch *batch, const char *circuit_id,
+                    int64_t start, const struct aggregate_bucket *before,
+                    const struct aggregate_bucket *after, const struct tzone *tz)
+{
+    struct aggregate_span day;
+    struct aggregate_key key;
+    int rc = span_key(st, AGGREGATE_DAY, circuit_id, start, tz, &day, &key);
+    struct day_pending *d = rc == STORE_OK ? day_pending_of(st, batch, &key, day.parts) : NULL;
+    if (d == NULL)
+        return STORE_ERROR;
+    if (!d->fold)
+        d->fold = !aggregate_day_replace(&d->sum, before, after, day.parts);
+    return STORE_OK;
+}
+
+/* Writes each noted day once (or folds it again), then moves its month by the day's change. */
+static int days_flush(struct store *st, struct day_batch *batch, const struct tzone *tz,
+                      struct aggregate_key_set *changes)
+{
+    int rc = STORE_OK;
+    for (size_t i = 0; rc == STORE_OK && i < batch->count; i++) {
+        struct day_pending *d = &batch->items[i];
+        if (d->fold) {
+            rc = day_fold(st, &d->key, tz, changes);
+            continue;
+        }
+        rc = bucket_write(st, &d->key, &d->sum, &d->held, changes);
+        if (rc == STORE_OK)
+            rc = month_move(st, d->key.circuit_id, d->key.start, &d->held.sum.bucket,
+                            &d->sum.bucket, tz, changes);
+    }
     return rc;
 }
 
-/* A held half-hour with what it was folded from; *usable is false when there is none or its parts
- * are unknown. */
-static int hh_state_load(struct store *st, const struct aggregate_key *key,
-                         struct aggregate_sum *sum, bool *usable)
+/* ---- Half-hours, continued ----------------------------------------------------------------- */
+
+/* Recomputes one circuit half-hour from all its registers. A half-hour is created only once a
+ * register holds a value for it; a held one is rewritten when a part changed (part_changed) or
+ * its values differ, so a narrowed mapping can empty it. A rewrite is noted in days. */
+static int hh_refresh(struct store *st, const char *circuit_id, int64_t start, bool part_changed,
+                      const struct tzone *tz, struct aggregate_key_set *changes,
+                      struct day_batch *days)
 {
-    aggregate_sum_init(sum);
-    *usable = false;
-    sqlite3_stmt *s = store_prepare(st, SQL_HH_STATE);
-    if (s == NULL)
-        return STORE_ERROR;
-    int rc = bind_key(st, s, key);
-    int step = rc == STORE_OK ? sqlite3_step(s) : SQLITE_DONE;
-    if (step == SQLITE_ROW) {
-        bucket_from_row(s, &sum->bucket);
-        sum->parts = sqlite3_column_int(s, 8);
-        sum->complete_parts = sqlite3_column_int(s, 9);
-        *usable =
-            sqlite3_column_type(s, 8) != SQLITE_NULL && sqlite3_column_type(s, 9) != SQLITE_NULL;
-    } else if (step != SQLITE_DONE) {
-        rc = store_fail(st, step, "load circuit half-hour");
-    }
-    sqlite3_reset(s);
+    struct aggregate_key key;
+    struct aggregate_sum sum;
+    struct held_bucket held;
+    bool written = false;
+    if (aggregate_key_make(AGGREGATE_HH, circuit_id, start, NULL, &key) != 0)
+        return fail_msg(st, "circuit half-hour: circuit id too long");
+    int rc = hh_sum(st, &key, &sum);
+    if (rc == STORE_OK)
+        rc = bucket_revise(st, &key, &sum,
+                           (struct revise_rule){sum.bucket.registers > 0, part_changed}, changes,
+                           &held, &written);
+    if (rc == STORE_OK && written)
+        rc = day_note(st, days, circuit_id, start, &held.sum.bucket, &sum.bucket, tz);
     return rc;
 }
 
@@ -345,88 +525,35 @@ static int other_flow_load(struct store *st, const char *register_id,
 }
 
 /* Moves circuit_id's half-hour at change->start by what register_id's change adds or takes away,
- * instead of folding every register of the circuit again: the cost of one register, whatever the
- * circuit's size. A half-hour that is new, whose parts are unknown, or that the change cannot be a
- * difference of (a mapping changed since it was folded) is folded again. */
+ * then its day and month by the half-hour's change, instead of folding every register of the
+ * circuit and every half-hour of the day again: the cost of one register, whatever the circuit's
+ * size. A bucket that is new, whose parts are unknown, or that the change cannot be a difference
+ * of (a mapping changed since it was folded) is folded again. */
 static int hh_apply(struct store *st, const char *circuit_id, const char *register_id,
                     const struct store_period_change *change, const struct tzone *tz,
-                    struct aggregate_key_set *changes, struct aggregate_key_set *days)
+                    struct aggregate_key_set *changes, struct day_batch *days)
 {
-    struct aggregate_key key, day_key;
-    struct aggregate_sum sum;
+    struct aggregate_key key;
+    struct held_bucket h;
     struct aggregate_register_value before, after;
-    bool usable = false, written = false;
     memset(&before, 0, sizeof before);
     int f = change->flow == STORE_FLOW_IMPORT ? 0 : 1;
-    int rc = hh_keys(st, circuit_id, change->start, tz, &key, &day_key);
-    if (rc == STORE_OK)
-        rc = hh_state_load(st, &key, &sum, &usable);
-    if (rc == STORE_OK && usable)
+    if (aggregate_key_make(AGGREGATE_HH, circuit_id, change->start, NULL, &key) != 0)
+        return fail_msg(st, "circuit half-hour: circuit id too long");
+    int rc = bucket_state_load(st, &key, &h);
+    if (rc == STORE_OK && h.usable)
         rc = other_flow_load(st, register_id, change, &before.flow[1 - f]);
     if (rc != STORE_OK)
         return rc;
     after.flow[1 - f] = before.flow[1 - f];
     before.flow[f] = change->before;
     after.flow[f] = change->after;
-    if (!usable || !aggregate_hh_replace(&sum, &before, &after))
+    struct aggregate_bucket old = h.sum.bucket;
+    if (!h.usable || !aggregate_hh_replace(&h.sum, &before, &after))
         return hh_refresh(st, circuit_id, change->start, true, tz, changes, days);
-    rc = bucket_revise(st, &key, &sum, PART_CHANGED, changes, &written);
-    if (rc == STORE_OK && aggregate_key_set_add(days, &day_key) < 0)
-        rc = fail_msg(st, "circuit buckets: out of memory");
-    return rc;
-}
-
-/* ---- Days and months ----------------------------------------------------------------------- */
-
-static int day_refresh(struct store *st, const struct aggregate_key *key, const struct tzone *tz,
-                       struct aggregate_key_set *changes, struct aggregate_key_set *months)
-{
-    struct aggregate_span day, month;
-    struct aggregate_key month_key;
-    if (aggregate_day_of(tz, key->start, &day) != 0 ||
-        aggregate_month_of(tz, key->start, &month) != 0 ||
-        aggregate_key_make(AGGREGATE_MONTH, key->circuit_id, 0, &month, &month_key) != 0)
-        return fail_msg(st, "circuit day: date out of range");
-    sqlite3_stmt *s = store_prepare(st, SQL_DAY_PARTS);
-    if (s == NULL)
-        return STORE_ERROR;
-    if ((sqlite3_bind_text(s, 1, key->circuit_id, -1, SQLITE_STATIC) |
-         sqlite3_bind_int64(s, 2, day.start) | sqlite3_bind_int64(s, 3, day.end)) != SQLITE_OK)
-        return store_fail(st, SQLITE_ERROR, "bind circuit day");
-    struct aggregate_sum sum;
-    aggregate_sum_init(&sum);
-    int rc = parts_fold(st, s, &sum, aggregate_day_add);
-    aggregate_day_finish(&sum, day.parts);
-    bool written;
-    if (rc == STORE_OK)
-        rc = bucket_revise(st, key, &sum, PART_CHANGED, changes, &written);
-    if (rc == STORE_OK && aggregate_key_set_add(months, &month_key) < 0)
-        rc = fail_msg(st, "circuit buckets: out of memory");
-    return rc;
-}
-
-static int month_refresh(struct store *st, const struct aggregate_key *key, const struct tzone *tz,
-                         struct aggregate_key_set *changes)
-{
-    struct aggregate_span month;
-    char first[AGGREGATE_LABEL_LEN + 3], last[AGGREGATE_LABEL_LEN + 3];
-    if (aggregate_month_of(tz, key->start, &month) != 0)
-        return fail_msg(st, "circuit month: date out of range");
-    snprintf(first, sizeof first, "%s-01", month.label);
-    snprintf(last, sizeof last, "%s-31", month.label);
-    sqlite3_stmt *s = store_prepare(st, SQL_MONTH_PARTS);
-    if (s == NULL)
-        return STORE_ERROR;
-    if ((sqlite3_bind_text(s, 1, key->circuit_id, -1, SQLITE_STATIC) |
-         sqlite3_bind_text(s, 2, first, -1, SQLITE_TRANSIENT) |
-         sqlite3_bind_text(s, 3, last, -1, SQLITE_TRANSIENT)) != SQLITE_OK)
-        return store_fail(st, SQLITE_ERROR, "bind circuit month");
-    struct aggregate_sum sum;
-    aggregate_sum_init(&sum);
-    int rc = parts_fold(st, s, &sum, aggregate_month_add);
-    aggregate_month_finish(&sum, month.parts);
-    bool written;
-    return rc == STORE_OK ? bucket_revise(st, key, &sum, PART_CHANGED, changes, &written) : rc;
+    rc = bucket_write(st, &key, &h.sum, &h, changes);
+    return rc == STORE_OK ? day_note(st, days, circuit_id, change->start, &old, &h.sum.bucket, tz)
+                          : rc;
 }
 
 /* ---- Circuits of a register ---------------------------------------------------------------- */
@@ -473,48 +600,22 @@ static int circuits_at(struct store *st, const char *register_id, int64_t start,
     return rc;
 }
 
-/* Every circuit half-hour over the changed periods, collecting the days they fall in. */
-static int periods_refresh(struct store *st, const char *register_id,
-                           const struct store_period_change *changed, size_t n,
-                           const struct tzone *tz, struct aggregate_key_set *changes,
-                           struct aggregate_key_set *days)
-{
-    struct circuit_list circuits = {NULL, 0, 0};
-    int rc = STORE_OK;
-    for (size_t i = 0; rc == STORE_OK && i < n; i++) {
-        rc = circuits_at(st, register_id, changed[i].start, &circuits);
-        for (size_t c = 0; rc == STORE_OK && c < circuits.count; c++)
-            rc = hh_apply(st, circuits.ids[c], register_id, &changed[i], tz, changes, days);
-    }
-    free(circuits.ids);
-    return rc;
-}
-
-/* The days collected while half-hours were rewritten, then the months of those days. */
-static int days_refresh(struct store *st, const struct aggregate_key_set *days,
-                        const struct tzone *tz, struct aggregate_key_set *changes)
-{
-    struct aggregate_key_set months;
-    aggregate_key_set_init(&months);
-    int rc = STORE_OK;
-    for (size_t i = 0; rc == STORE_OK && i < days->count; i++)
-        rc = day_refresh(st, &days->keys[i], tz, changes, &months);
-    for (size_t i = 0; rc == STORE_OK && i < months.count; i++)
-        rc = month_refresh(st, &months.keys[i], tz, changes);
-    aggregate_key_set_free(&months);
-    return rc;
-}
-
 int store_circuit_periods_changed(struct store *st, const char *register_id,
                                   const struct store_period_change *changed, size_t n,
                                   const struct tzone *tz, struct aggregate_key_set *changes)
 {
-    struct aggregate_key_set days;
-    aggregate_key_set_init(&days);
-    int rc = periods_refresh(st, register_id, changed, n, tz, changes, &days);
+    struct circuit_list circuits = {NULL, 0, 0};
+    struct day_batch days = {NULL, 0, 0};
+    int rc = STORE_OK;
+    for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+        rc = circuits_at(st, register_id, changed[i].start, &circuits);
+        for (size_t c = 0; rc == STORE_OK && c < circuits.count; c++)
+            rc = hh_apply(st, circuits.ids[c], register_id, &changed[i], tz, changes, &days);
+    }
+    free(circuits.ids);
     if (rc == STORE_OK)
-        rc = days_refresh(st, &days, tz, changes);
-    aggregate_key_set_free(&days);
+        rc = days_flush(st, &days, tz, changes);
+    free(days.items);
     return rc;
 }
 
@@ -570,14 +671,13 @@ int store_circuit_refresh(struct store *st, const char *circuit_id, int64_t from
                           const struct tzone *tz, struct aggregate_key_set *changes)
 {
     struct start_list list = {NULL, 0, 0};
-    struct aggregate_key_set days;
-    aggregate_key_set_init(&days);
+    struct day_batch days = {NULL, 0, 0};
     int rc = circuit_periods(st, circuit_id, from, to, &list);
     for (size_t i = 0; rc == STORE_OK && i < list.count; i++)
         rc = hh_refresh(st, circuit_id, list.starts[i], false, tz, changes, &days);
     if (rc == STORE_OK)
-        rc = days_refresh(st, &days, tz, changes);
-    aggregate_key_set_free(&days);
+        rc = days_flush(st, &days, tz, changes);
+    free(days.items);
     free(list.starts);
     return rc;
 }

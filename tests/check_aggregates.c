@@ -3,6 +3,7 @@
  * 50 period days, a month starting at local midnight, a period in one UTC day but the next local
  * day), revisions, and the deduplicating key set. */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,71 @@ START_TEST(hh_replace_refuses_a_stale_sum)
     ck_assert(!aggregate_hh_replace(&copy, &none, &one));
     /* Taking out a value the sum never held. */
     ck_assert(!aggregate_hh_replace(&s, &one, &none));
+}
+END_TEST
+
+static struct aggregate_bucket random_part(unsigned *seed)
+{
+    unsigned x = (unsigned)rand_r(seed);
+    struct aggregate_bucket b = {0};
+    if (x % 4 != 0) { /* else a part that is not held: all zero */
+        b.import_mwh = (int64_t)(x % 9000) * 100;
+        b.export_mwh = (int64_t)(x % 13) * 1000;
+        b.registers = (int)(x % 3);
+        b.hh_count = (int)(x % 48);
+        b.complete = x % 5 != 0;
+    }
+    return b;
+}
+
+/* Days from half-hours and months from days: replacing one part equals folding them all again. */
+START_TEST(day_and_month_replace_equal_folding_again)
+{
+    unsigned seed = 11;
+    struct aggregate_bucket parts[50];
+    memset(parts, 0, sizeof parts);
+    for (int kind = 0; kind < 2; kind++) {
+        int n = kind == 0 ? 48 : 31;
+        void (*add)(struct aggregate_sum *, const struct aggregate_bucket *) =
+            kind == 0 ? aggregate_day_add : aggregate_month_add;
+        void (*finish)(struct aggregate_sum *, int) =
+            kind == 0 ? aggregate_day_finish : aggregate_month_finish;
+        bool (*replace)(struct aggregate_sum *, const struct aggregate_bucket *,
+                        const struct aggregate_bucket *, int) =
+            kind == 0 ? aggregate_day_replace : aggregate_month_replace;
+        for (int round = 0; round < 300; round++) {
+            struct aggregate_sum s;
+            aggregate_sum_init(&s);
+            for (int i = 0; i < n; i++) {
+                parts[i] = random_part(&seed);
+                add(&s, &parts[i]);
+            }
+            finish(&s, n);
+            for (int step = 0; step < 10; step++) {
+                int i = rand_r(&seed) % n;
+                struct aggregate_bucket before = parts[i];
+                parts[i] = random_part(&seed);
+                ck_assert(replace(&s, &before, &parts[i], n));
+                struct aggregate_sum again;
+                aggregate_sum_init(&again);
+                for (int j = 0; j < n; j++)
+                    add(&again, &parts[j]);
+                finish(&again, n);
+                ck_assert(aggregate_bucket_same(&s.bucket, &again.bucket));
+                ck_assert_int_eq(s.complete_parts, again.complete_parts);
+            }
+            /* every part complete: so is the whole; a part it never held cannot be taken out */
+            for (int i = 0; i < n; i++) {
+                struct aggregate_bucket before = parts[i];
+                parts[i].complete = true;
+                ck_assert(replace(&s, &before, &parts[i], n));
+            }
+            ck_assert(s.bucket.complete);
+            struct aggregate_bucket ghost = {.import_mwh = INT64_C(1) << 40, .complete = true};
+            struct aggregate_bucket none = {0};
+            ck_assert(!replace(&s, &ghost, &none, n));
+        }
+    }
 }
 END_TEST
 
@@ -459,6 +525,7 @@ static Suite *aggregates_suite(void)
 
     TCase *days = tcase_create("days and months");
     tcase_add_test(days, day_complete_only_when_every_period_is);
+    tcase_add_test(days, day_and_month_replace_equal_folding_again);
     tcase_add_test(days, day_hh_count_counts_periods_holding_a_value);
     tcase_add_test(days, month_complete_when_all_calendar_days_are);
     tcase_add_test(days, buckets_compare_by_their_values_not_revision);
