@@ -52,10 +52,10 @@ struct store_period_change {
 };
 
 /* Moves the circuit HH buckets of every circuit register_id maps to at each changed period by the
- * register's difference (or folds a bucket again from its registers when it is new or its parts
- * are unknown), then recomputes the local days and months holding the rewritten buckets.
- * store_register_read calls it for the periods it changed, after saving them. Adds rewritten
- * buckets to changes (NULL: not wanted). */
+ * register's difference, then the local days and months holding them by theirs (or folds a
+ * bucket again from its parts when it is new or its counts are unknown). store_register_read
+ * calls it for the periods it changed, after saving them. Adds rewritten buckets to changes
+ * (NULL: not wanted). */
 int store_circuit_periods_changed(struct store *st, const char *register_id,
                                   const struct store_period_change *changed, size_t n,
                                   const struct tzone *tz, struct aggregate_key_set *changes);

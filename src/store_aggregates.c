@@ -1,13 +1,19 @@
 /* store_aggregates.c — circuit half-hours, local days and local months, kept current per read.
  *
- * The idea: recompute, never accumulate. When register periods change, each circuit bucket that
- * holds one of them is recomputed from its parts with indexed queries — the registers mapped to
- * the circuit for that half-hour, the half-hours of the local day (at most 50), the days of the
- * local month (at most 31) — in that order, each bucket once however many of its parts changed.
- * The cost is bounded by the size of one day and one month, never by the history, and a bucket
- * can never drift from its parts. The rules (sums, counts, completeness, revision) are
- * aggregates.c's; this file only fetches parts and writes results. The same recomputation over a
- * range of one circuit (store_circuit_refresh) catches the buckets up after a mapping changes.
+ * The idea: move each bucket by the difference of the part that changed, with the counts that
+ * make that exact. A changed register period replaces that register's value in its circuit
+ * half-hour (which keeps how many registers were mapped and complete when it was folded); the
+ * half-hour's change moves its local day (which keeps its complete half-hours), once per day
+ * however many of its half-hours the read changed; the day's change moves its month. So a read
+ * costs the same whatever the circuit's size and the history. Whenever a difference cannot be
+ * applied — a bucket not held yet, counts unknown (rows from before migrations 007/008, or a
+ * circuit whose mapping changed since), or a result that cannot be a sum of its parts — the
+ * bucket is folded again from its parts with indexed queries: the registers mapped to the circuit
+ * for that half-hour, the half-hours of the day (at most 50), the days of the month (at most 31).
+ * The rules (sums, counts, completeness, revision) are aggregates.c's; this file only fetches
+ * parts and writes results. Folding a range of one circuit again (store_circuit_refresh) catches
+ * the buckets up after a mapping changes; tests fold every bucket again and find nothing to
+ * rewrite.
  *
  * Mapping bounds are ISO-8601 text in circuit_register; they are compared as instants with
  * SQLite's unixepoch(), so `…Z` and `…+01:00` forms both work (a bound SQLite cannot parse never
