@@ -57,6 +57,10 @@ wait_log_more() {
     done
     return 1
 }
+# check_log_more NAME PATTERN BEFORE: passes when the log gains a line matching PATTERN.
+check_log_more() {
+    if wait_log_more "$2" "$3"; then it_ok "$1"; else it_not_ok "$1" "no new line: $2"; fi
+}
 accepted_since() { tail -n +"$(($1 + 1))" "$IT_DIR/sub.log" | grep -c '/reported/accepted ' || true; }
 
 sleep 3
@@ -78,7 +82,7 @@ sleep 2
 mark_connects=$(grep -c 'INFO mqtt: connected' "$IT_DIR/shadowd.log")
 it_stop_broker
 sleep 1
-it_restart_broker
+it_launch_broker
 it_start_recorder
 for _ in $(seq 1 300); do
     [ "$(grep -c 'INFO mqtt: connected' "$IT_DIR/shadowd.log")" -gt "$mark_connects" ] && break
@@ -96,11 +100,8 @@ check_integrity "broker restart"
 holds=$(log_count 'ERROR store: cannot write: holding')
 resumes=$(log_count 'WARN store: writable again')
 touch "$FULL_FLAG"
-if wait_log_more 'ERROR store: cannot write: holding' "$holds"; then
-    it_ok "disk full: shadowd says it cannot write, in its log"
-else
-    it_not_ok "disk full: shadowd says it cannot write, in its log"
-fi
+check_log_more "disk full: shadowd says it cannot write, in its log" \
+    'ERROR store: cannot write: holding' "$holds"
 mark=$(it_mark)
 reads_before=$(it_sql "SELECT count(*) FROM register_reads")
 sleep 4
@@ -108,11 +109,7 @@ check_eq "disk full: nothing is answered (so nothing is acknowledged)" 0 "$(acce
 check_eq "disk full: nothing is written" "$reads_before" "$(it_sql "SELECT count(*) FROM register_reads")"
 check_eq "disk full: shadowd keeps running" 1 "$(kill -0 "$IT_SHADOWD_PID" 2> /dev/null && echo 1)"
 rm -f "$FULL_FLAG"
-if wait_log_more 'WARN store: writable again' "$resumes"; then
-    it_ok "space returns: shadowd resumes by itself"
-else
-    it_not_ok "space returns: shadowd resumes by itself"
-fi
+check_log_more "space returns: shadowd resumes by itself" 'WARN store: writable again' "$resumes"
 mark=$(it_mark)
 sleep 2
 check_eq "space returns: reports are answered again" 1 "$([ "$(accepted_since "$mark")" -gt 0 ] && echo 1)"
@@ -146,15 +143,12 @@ check_eq "long reader: shadowd goes on writing meanwhile" 1 "$([ "$(accepted_sin
 holds=$(log_count 'ERROR store: cannot write: holding')
 resumes=$(log_count 'WARN store: writable again')
 printf '.timeout 2000\nBEGIN IMMEDIATE;\n.shell sleep 9\nCOMMIT;\n' | sqlite3 -batch "$IT_DB" > "$IT_DIR/writer.out" 2>&1
-check_eq "locked by a writer beyond the busy timeout: shadowd holds the message" 1 \
-    "$(wait_log_more 'ERROR store: cannot write: holding' "$holds" && echo 1)"
-if wait_log_more 'WARN store: writable again' "$resumes"; then
-    mark=$(it_mark)
-    sleep 2
-    check_eq "lock released: reports are answered again" 1 "$([ "$(accepted_since "$mark")" -gt 0 ] && echo 1)"
-else
-    it_not_ok "lock released: shadowd resumes by itself"
-fi
+check_log_more "locked by a writer beyond the busy timeout: shadowd holds the message" \
+    'ERROR store: cannot write: holding' "$holds"
+check_log_more "lock released: shadowd resumes by itself" 'WARN store: writable again' "$resumes"
+mark=$(it_mark)
+sleep 2
+check_eq "lock released: reports are answered again" 1 "$([ "$(accepted_since "$mark")" -gt 0 ] && echo 1)"
 snapshot_versions
 check_integrity "locked database"
 

@@ -33,7 +33,7 @@ check_json "kill -9 leaves the Last Will: offline without since" "$status" \
 it_start_shadowd
 it_stop_broker
 sleep 1
-it_restart_broker
+it_launch_broker
 it_start_recorder
 get=""
 for _ in $(seq 1 40); do

@@ -70,6 +70,12 @@ max_queued_messages 0
 # Run as root, mosquitto would switch to its own user and could not save its persistence here.
 user $(id -un)
 CONF
+    it_launch_broker
+}
+
+# Runs mosquitto on $IT_DIR/mosquitto.conf and waits for its port: the first start, or a restart
+# on the same port and configuration (its persistence included).
+it_launch_broker() {
     mosquitto -c "$IT_DIR/mosquitto.conf" >> "$IT_DIR/mosquitto.log" 2>&1 &
     IT_BROKER_PID=$!
     for _ in $(seq 1 50); do
@@ -77,18 +83,6 @@ CONF
         sleep 0.1
     done
     it_log "mosquitto did not start"; cat "$IT_DIR/mosquitto.log" >&2
-    exit 1
-}
-
-# Starts the broker again on the same port and configuration (its persistence included).
-it_restart_broker() {
-    mosquitto -c "$IT_DIR/mosquitto.conf" >> "$IT_DIR/mosquitto.log" 2>&1 &
-    IT_BROKER_PID=$!
-    for _ in $(seq 1 50); do
-        (exec 3<> "/dev/tcp/127.0.0.1/$IT_PORT") 2> /dev/null && return 0
-        sleep 0.1
-    done
-    it_log "mosquitto did not start again"
     exit 1
 }
 
