@@ -58,6 +58,11 @@ int ctl_flush(int rc);
  * missing or empty. */
 int ctl_option_value(const char *command, int argc, char **argv, int *i, const char *name,
                      const char **value);
+/* A word that is none of a SERIAL command's own options: --help, an unknown option, or the
+ * command's one SERIAL (stored in *serial). Returns CTL_NEXT when the word was the SERIAL, else
+ * the exit code to return (help printed, or bad usage). */
+#define CTL_NEXT (-1)
+int ctl_serial_word(const char *command, const char *word, const char **serial);
 /* Consumes --json and --csv into ctl; returns true when arg was one of them. */
 bool ctl_format_option(struct ctl *ctl, const char *arg);
 

@@ -39,6 +39,18 @@ int ctl_option_value(const char *command, int argc, char **argv, int *i, const c
     return 1;
 }
 
+int ctl_serial_word(const char *command, const char *word, const char **serial)
+{
+    if (strcmp(word, "--help") == 0)
+        return ctl_command_help(command);
+    if (word[0] == '-')
+        return ctl_command_bad_usage(command, "unknown option '%s'", word);
+    if (*serial != NULL)
+        return ctl_command_bad_usage(command, "more than one SERIAL ('%s')", word);
+    *serial = word;
+    return CTL_NEXT;
+}
+
 bool ctl_format_option(struct ctl *ctl, const char *arg)
 {
     if (strcmp(arg, "--json") == 0)

@@ -104,13 +104,9 @@ int ctl_history(struct ctl *ctl, int argc, char **argv)
             return CTL_USAGE;
         if (got > 0 || ctl_format_option(ctl, argv[i]))
             continue;
-        if (strcmp(argv[i], "--help") == 0)
-            return ctl_command_help(argv[0]);
-        if (argv[i][0] == '-')
-            return ctl_command_bad_usage(argv[0], "unknown option '%s'", argv[i]);
-        if (serial != NULL)
-            return ctl_command_bad_usage(argv[0], "more than one SERIAL ('%s')", argv[i]);
-        serial = argv[i];
+        int rc = ctl_serial_word(argv[0], argv[i], &serial);
+        if (rc != CTL_NEXT)
+            return rc;
     }
     if (serial == NULL)
         return ctl_command_bad_usage(argv[0], "SERIAL is required");

@@ -51,13 +51,9 @@ int ctl_shadow(struct ctl *ctl, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             continue; /* the document is JSON already */
-        if (strcmp(argv[i], "--help") == 0)
-            return ctl_command_help(argv[0]);
-        if (argv[i][0] == '-')
-            return ctl_command_bad_usage(argv[0], "unknown option '%s'", argv[i]);
-        if (serial != NULL)
-            return ctl_command_bad_usage(argv[0], "more than one SERIAL ('%s')", argv[i]);
-        serial = argv[i];
+        int rc = ctl_serial_word(argv[0], argv[i], &serial);
+        if (rc != CTL_NEXT)
+            return rc;
     }
     if (serial == NULL)
         return ctl_command_bad_usage(argv[0], "SERIAL is required");
